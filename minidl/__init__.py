@@ -1,0 +1,14 @@
+"""minidl: a from-scratch NumPy deep-learning framework for learning how CNNs work.
+
+    import minidl as md
+    from minidl import nn, optim, functional as F
+"""
+
+from minidl.grad_mode import enable_grad, is_grad_enabled, no_grad
+from minidl.tensor import Tensor, tensor
+from minidl.function import Function
+from minidl.ops import cat, stack
+
+__version__ = "0.1.0"
+
+__all__ = ["Tensor", "tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "cat", "stack"]

@@ -1,0 +1,69 @@
+"""Argument normalisation and the output-size arithmetic shared by convolution and pooling.
+
+For one spatial axis of size W, a kernel of size F with dilation D covers D*(F-1)+1 input
+positions, so with padding P on each side and stride S the number of output positions is
+
+    W' = floor((W + 2P - D*(F-1) - 1) / S) + 1
+
+which for D = 1 is the familiar  W' = (W - F + 2P)/S + 1.  When the kernel does not fit
+(W' < 1) the error spells that formula out with the numbers, so a student sees why.
+"""
+
+
+def pair(value, name, layer):
+    """Turn an int or a pair of ints into a pair ``(h, w)``, refusing anything else."""
+    if isinstance(value, bool):
+        raise TypeError(f"{layer}: {name} must be an int or a pair of ints, got {value!r}")
+    if isinstance(value, int):
+        return value, value
+    if isinstance(value, tuple | list) and len(value) == 2 and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
+        return int(value[0]), int(value[1])
+    raise TypeError(f"{layer}: {name} must be an int or a pair of ints, got {value!r}")
+
+
+def check_positive(value, name, layer):
+    """``value`` is a pair of ints that must both be >= 1 (kernel sizes, strides, dilations)."""
+    if min(value) <= 0:
+        raise ValueError(f"{layer}: {name} must be positive, got {value}")
+
+
+def check_non_negative(value, name, layer):
+    if min(value) < 0:
+        raise ValueError(f"{layer}: {name} must be non-negative, got {value}")
+
+
+def output_size(layer, input_hw, kernel, stride, padding, dilation=(1, 1)):
+    """Output height and width of a sliding-window layer; a clear error when the kernel does not fit.
+
+    Args:
+        layer: name used in the error message, e.g. ``"conv2d"``.
+        input_hw: (H, W) of the unpadded input.
+        kernel, stride, padding, dilation: pairs (vertical, horizontal).
+    Returns:
+        (H', W') with H' = floor((H + 2*P - D*(F-1) - 1) / S) + 1, likewise W'.
+    """
+    out = []
+    for axis, size, f, s, p, d in zip(("height", "width"), input_hw, kernel, stride, padding, dilation):
+        span = d * (f - 1) + 1
+        n = (size + 2 * p - span) // s + 1
+        if n < 1:
+            letter = "H" if axis == "height" else "W"
+            if d == 1:
+                formula = (
+                    f"{letter}' = ({letter} - F + 2P)/S + 1 = ({size} - {f} + 2*{p})/{s} + 1 = "
+                    f"{(size - f + 2 * p) / s + 1:g}"
+                )
+            else:
+                formula = (
+                    f"{letter}' = ({letter} + 2P - D*(F-1) - 1)/S + 1 = "
+                    f"({size} + 2*{p} - {d}*({f}-1) - 1)/{s} + 1 = {(size + 2 * p - span) / s + 1:g}"
+                )
+            raise ValueError(
+                f"{layer}: the kernel does not fit the input {axis}: input {letter}={size}, "
+                f"kernel F={f}, padding P={p}, stride S={s}, dilation D={d} gives output {axis} "
+                f"{formula}, which is less than 1"
+            )
+        out.append(n)
+    return tuple(out)

@@ -1,0 +1,313 @@
+"""Elementwise arithmetic and matrix product, each a Function with its derivative.
+
+Binary operations follow NumPy broadcasting. In the backward pass a gradient must be summed
+over every axis along which its input was broadcast (``unbroadcast``): if ``b`` of shape (3,)
+was added to every row of ``a`` of shape (4, 3), each element of ``b`` influenced 4 outputs,
+so db is the sum of the 4 rows of dout.
+"""
+
+import numpy as np
+
+from minidl.function import Function
+from minidl.tensor import Tensor
+
+
+def unbroadcast(grad, shape):
+    """Sum ``grad`` down to ``shape``, undoing NumPy broadcasting (leading and size-1 axes)."""
+    if grad.shape == shape:
+        return grad
+    leading = grad.ndim - len(shape)
+    grad = grad.sum(axis=tuple(range(leading))) if leading > 0 else grad
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad
+
+
+def _operand(value, like):
+    """A Tensor, or a plain number/array converted to the dtype of the other operand."""
+    if isinstance(value, Tensor):
+        return value
+    array = np.asarray(value)
+    if array.dtype.kind in "biuf" and like.dtype.kind == "f":
+        array = array.astype(like.dtype)
+    return Tensor(array)
+
+
+def _pair(a, b):
+    if isinstance(a, Tensor):
+        return a, _operand(b, a)
+    return _operand(a, b), b
+
+
+class Add(Function):
+    """out = a + b;  da = dout, db = dout (each summed over its broadcast axes)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = a.shape, b.shape
+        return a + b
+
+    @staticmethod
+    def backward(ctx, dout):
+        sa, sb = ctx.shapes
+        return unbroadcast(dout, sa), unbroadcast(dout, sb)
+
+
+class Sub(Function):
+    """out = a - b;  da = dout, db = -dout."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = a.shape, b.shape
+        return a - b
+
+    @staticmethod
+    def backward(ctx, dout):
+        sa, sb = ctx.shapes
+        return unbroadcast(dout, sa), unbroadcast(-dout, sb)
+
+
+class Mul(Function):
+    """out = a * b;  da = dout * b, db = dout * a."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, dout):
+        a, b = ctx.saved_tensors
+        da = unbroadcast(dout * b, a.shape) if ctx.needs_input_grad[0] else None
+        db = unbroadcast(dout * a, b.shape) if ctx.needs_input_grad[1] else None
+        return da, db
+
+
+class Div(Function):
+    """out = a / b;  da = dout / b, db = -dout * a / b**2."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a / b
+
+    @staticmethod
+    def backward(ctx, dout):
+        a, b = ctx.saved_tensors
+        da = unbroadcast(dout / b, a.shape) if ctx.needs_input_grad[0] else None
+        db = unbroadcast(-dout * a / (b * b), b.shape) if ctx.needs_input_grad[1] else None
+        return da, db
+
+
+class Pow(Function):
+    """out = a ** b;  da = dout * b * a**(b-1), db = dout * out * log(a)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = a**b
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, dout):
+        a, b, out = ctx.saved_tensors
+        da = unbroadcast(dout * b * a ** (b - 1), a.shape) if ctx.needs_input_grad[0] else None
+        db = None
+        if ctx.needs_input_grad[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                db = unbroadcast(dout * out * np.log(a), b.shape)
+        return da, db
+
+
+class Neg(Function):
+    """out = -a;  da = -dout."""
+
+    @staticmethod
+    def forward(ctx, a):
+        return -a
+
+    @staticmethod
+    def backward(ctx, dout):
+        return -dout
+
+
+class MatMul(Function):
+    """out = a @ b for 2-D (or batched) matrices;  da = dout @ b^T, db = a^T @ dout.
+
+    1-D operands are treated as NumPy does (a row or column vector that is then dropped).
+    """
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a @ b
+
+    @staticmethod
+    def backward(ctx, dout):
+        a, b = ctx.saved_tensors
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        d2 = dout
+        if a.ndim == 1:
+            d2 = np.expand_dims(d2, -2)
+        if b.ndim == 1:
+            d2 = np.expand_dims(d2, -1)
+        da = db = None
+        if ctx.needs_input_grad[0]:
+            da = unbroadcast(d2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
+        if ctx.needs_input_grad[1]:
+            db = unbroadcast(np.swapaxes(a2, -1, -2) @ d2, b2.shape).reshape(b.shape)
+        return da, db
+
+
+class Exp(Function):
+    """out = exp(a);  da = dout * out."""
+
+    @staticmethod
+    def forward(ctx, a):
+        out = np.exp(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, dout):
+        (out,) = ctx.saved_tensors
+        return dout * out
+
+
+class Log(Function):
+    """out = log(a);  da = dout / a."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.log(a)
+
+    @staticmethod
+    def backward(ctx, dout):
+        (a,) = ctx.saved_tensors
+        return dout / a
+
+
+class Sqrt(Function):
+    """out = sqrt(a);  da = dout / (2 * out)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        out = np.sqrt(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, dout):
+        (out,) = ctx.saved_tensors
+        return dout / (2 * out)
+
+
+class Abs(Function):
+    """out = |a|;  da = dout * sign(a) (0 at a = 0, as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.abs(a)
+
+    @staticmethod
+    def backward(ctx, dout):
+        (a,) = ctx.saved_tensors
+        return dout * np.sign(a)
+
+
+class Clip(Function):
+    """out = min(max(a, low), high);  da = dout where low <= a <= high, else 0 (as PyTorch's clamp)."""
+
+    @staticmethod
+    def forward(ctx, a, low=None, high=None):
+        inside = np.ones(a.shape, dtype=bool)
+        if low is not None:
+            inside &= a >= low
+        if high is not None:
+            inside &= a <= high
+        ctx.save_for_backward(inside)
+        return np.clip(a, low, high)
+
+    @staticmethod
+    def backward(ctx, dout):
+        (inside,) = ctx.saved_tensors
+        return dout * inside
+
+
+class Cast(Function):
+    """out = a converted to ``dtype``;  da = dout converted back to a's dtype."""
+
+    @staticmethod
+    def forward(ctx, a, dtype=None):
+        ctx.dtype = a.dtype
+        return a.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, dout):
+        return dout.astype(ctx.dtype)
+
+
+def add(a, b):
+    return Add.apply(*_pair(a, b))
+
+
+def sub(a, b):
+    return Sub.apply(*_pair(a, b))
+
+
+def mul(a, b):
+    return Mul.apply(*_pair(a, b))
+
+
+def div(a, b):
+    return Div.apply(*_pair(a, b))
+
+
+def pow(a, b):
+    return Pow.apply(*_pair(a, b))
+
+
+def neg(a):
+    return Neg.apply(a)
+
+
+def matmul(a, b):
+    a, b = _pair(a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}")
+    if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
+        raise ValueError(
+            f"matmul: inner dimensions differ: {a.shape} @ {b.shape} "
+            f"({a.shape[-1]} != {b.shape[-2 if b.ndim > 1 else 0]})"
+        )
+    return MatMul.apply(a, b)
+
+
+def exp(a):
+    return Exp.apply(a)
+
+
+def log(a):
+    return Log.apply(a)
+
+
+def sqrt(a):
+    return Sqrt.apply(a)
+
+
+def abs(a):
+    return Abs.apply(a)
+
+
+def clip(a, min=None, max=None):
+    if min is None and max is None:
+        raise ValueError("clip: at least one of min and max must be given")
+    return Clip.apply(a, low=min, high=max)
+
+
+def cast(a, dtype):
+    return Cast.apply(a, dtype=np.dtype(dtype))

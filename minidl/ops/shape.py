@@ -1,0 +1,161 @@
+"""Operations that move values without changing them: reshape, permute, indexing, cat, stack.
+
+Their backward passes move dout back the same way: reshape it back, apply the inverse
+permutation, scatter it into the indexed positions, or split it between the concatenated inputs.
+"""
+
+import numpy as np
+
+from minidl.function import Function
+from minidl.tensor import Tensor
+
+
+class Reshape(Function):
+    """out = a reshaped to ``shape`` (a view when possible);  da = dout reshaped to a's shape."""
+
+    @staticmethod
+    def forward(ctx, a, shape=()):
+        ctx.shape = a.shape
+        return a.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, dout):
+        return dout.reshape(ctx.shape)
+
+
+class Permute(Function):
+    """out = a with its axes reordered by ``dims``;  da = dout with the inverse order."""
+
+    @staticmethod
+    def forward(ctx, a, dims=()):
+        ctx.inverse = tuple(np.argsort(dims))
+        return a.transpose(dims)
+
+    @staticmethod
+    def backward(ctx, dout):
+        return dout.transpose(ctx.inverse)
+
+
+class GetItem(Function):
+    """out = a[index] for any NumPy index (ints, slices, arrays, masks).
+
+    da is zero except at the selected positions, which receive dout. ``np.add.at`` accumulates,
+    so an element picked twice by an integer array index receives both gradients.
+    """
+
+    @staticmethod
+    def forward(ctx, a, index=None):
+        ctx.shape, ctx.dtype, ctx.index = a.shape, a.dtype, index
+        return np.asarray(a[index])
+
+    @staticmethod
+    def backward(ctx, dout):
+        da = np.zeros(ctx.shape, dtype=dout.dtype)
+        np.add.at(da, ctx.index, dout)
+        return da
+
+
+class Cat(Function):
+    """out = the inputs joined along ``dim``;  each input's gradient is its slice of dout."""
+
+    @staticmethod
+    def forward(ctx, *arrays, dim=0):
+        ctx.splits = np.cumsum([a.shape[dim] for a in arrays])[:-1]
+        ctx.dim = dim
+        return np.concatenate(arrays, axis=dim)
+
+    @staticmethod
+    def backward(ctx, dout):
+        return tuple(np.split(dout, ctx.splits, axis=ctx.dim))
+
+
+class Stack(Function):
+    """out = the inputs stacked along a new axis ``dim``;  input i gets dout indexed at i on that axis."""
+
+    @staticmethod
+    def forward(ctx, *arrays, dim=0):
+        ctx.dim = dim
+        return np.stack(arrays, axis=dim)
+
+    @staticmethod
+    def backward(ctx, dout):
+        return tuple(np.moveaxis(dout, ctx.dim, 0))
+
+
+def reshape(a, shape):
+    shape = tuple(int(s) for s in shape)
+    if shape.count(-1) > 1:
+        raise ValueError(f"reshape: only one dimension can be -1, got {shape}")
+    known = int(np.prod([s for s in shape if s != -1]))
+    if (-1 in shape and (known == 0 or a.size % known)) or (-1 not in shape and known != a.size):
+        raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} ({a.size} elements) into {shape}")
+    return Reshape.apply(a, shape=shape)
+
+
+def permute(a, dims):
+    dims = tuple(d % a.ndim for d in dims) if a.ndim else tuple(dims)
+    if sorted(dims) != list(range(a.ndim)):
+        raise ValueError(f"permute: {dims} is not a permutation of the {a.ndim} dimensions of shape {a.shape}")
+    return Permute.apply(a, dims=dims)
+
+
+def flatten(a, start_dim=0, end_dim=-1):
+    """Merge dimensions ``start_dim..end_dim`` (inclusive) into one."""
+    if a.ndim == 0:
+        return reshape(a, (1,))
+    start, end = start_dim % a.ndim, end_dim % a.ndim
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {a.shape}")
+    merged = int(np.prod(a.shape[start:end + 1]))
+    return reshape(a, a.shape[:start] + (merged,) + a.shape[end + 1:])
+
+
+def squeeze(a, dim=None):
+    if dim is None:
+        return reshape(a, tuple(s for s in a.shape if s != 1))
+    dim = dim % a.ndim
+    if a.shape[dim] != 1:
+        return a
+    return reshape(a, a.shape[:dim] + a.shape[dim + 1:])
+
+
+def unsqueeze(a, dim):
+    dim = dim % (a.ndim + 1)
+    return reshape(a, a.shape[:dim] + (1,) + a.shape[dim:])
+
+
+def getitem(a, index):
+    if isinstance(index, Tensor):
+        index = index.data
+    elif isinstance(index, tuple):
+        index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    return GetItem.apply(a, index=index)
+
+
+def _check_joinable(name, tensors, dim, same_ndim_only):
+    if len(tensors) == 0:
+        raise ValueError(f"{name}: expected a non-empty sequence of tensors")
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    first = tensors[0]
+    for i, t in enumerate(tensors[1:], start=1):
+        if t.ndim != first.ndim:
+            raise ValueError(f"{name}: tensor 0 has {first.ndim} dimensions but tensor {i} has {t.ndim}")
+        for axis, (n0, n1) in enumerate(zip(first.shape, t.shape)):
+            if n0 != n1 and (same_ndim_only or axis != dim % first.ndim):
+                raise ValueError(
+                    f"{name}: sizes must match except in dimension {dim}; tensor 0 has shape "
+                    f"{first.shape} but tensor {i} has shape {t.shape}"
+                )
+    return tensors
+
+
+def cat(tensors, dim=0):
+    """Concatenate along an existing dimension (Inception and DenseNet join branches this way)."""
+    tensors = _check_joinable("cat", list(tensors), dim, same_ndim_only=False)
+    return Cat.apply(*tensors, dim=dim % tensors[0].ndim)
+
+
+def stack(tensors, dim=0):
+    """Stack equally shaped tensors along a new dimension ``dim``."""
+    tensors = _check_joinable("stack", list(tensors), dim, same_ndim_only=True)
+    return Stack.apply(*tensors, dim=dim % (tensors[0].ndim + 1))

@@ -1,0 +1,24 @@
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+# Deterministic and bounded: property tests draw the same examples on every run, so a CI
+# failure reproduces locally, and no single slow example trips a deadline on a busy machine.
+settings.register_profile(
+    "minidl",
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile("minidl")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def torch_or_skip():
+    """The torch module, or skip the calling test when PyTorch (the optional oracle) is absent."""
+    return pytest.importorskip("torch")
