@@ -18,7 +18,3 @@ settings.load_profile("minidl")
 def rng():
     return np.random.default_rng(0)
 
-
-def torch_or_skip():
-    """The torch module, or skip the calling test when PyTorch (the optional oracle) is absent."""
-    return pytest.importorskip("torch")
