@@ -8,7 +8,9 @@ from minidl.grad_mode import enable_grad, is_grad_enabled, no_grad
 from minidl.tensor import Tensor, tensor
 from minidl.function import Function
 from minidl.ops import cat, stack
+from minidl.random import get_generator, manual_seed
 
 __version__ = "0.1.0"
 
-__all__ = ["Tensor", "tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "cat", "stack"]
+__all__ = ["Tensor", "tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "cat", "stack",
+           "manual_seed", "get_generator"]
