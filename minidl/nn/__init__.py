@@ -1,0 +1,26 @@
+"""minidl.nn: modules (layers with their parameters), containers and initialisers.
+
+    from minidl import nn
+    model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(16 * 16 * 16, 10))
+"""
+
+from minidl.nn import init
+from minidl.nn.activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from minidl.nn.containers import ModuleList, Sequential
+from minidl.nn.conv import Conv2d, ConvTranspose2d, DepthwiseSeparableConv2d
+from minidl.nn.dropout import Dropout
+from minidl.nn.linear import Flatten, Identity, Linear
+from minidl.nn.loss import CrossEntropyLoss, MSELoss, NLLLoss
+from minidl.nn.module import IncompatibleKeys, Module
+from minidl.nn.norm import BatchNorm1d, BatchNorm2d
+from minidl.nn.parameter import Parameter
+from minidl.nn.pool import AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool2d, MaxPool2d, MaxUnpool2d
+
+__all__ = [
+    "init", "Module", "Parameter", "IncompatibleKeys", "Sequential", "ModuleList",
+    "Linear", "Identity", "Flatten", "Conv2d", "ConvTranspose2d", "DepthwiseSeparableConv2d",
+    "MaxPool2d", "MaxUnpool2d", "AvgPool2d", "AdaptiveAvgPool2d", "GlobalAvgPool2d",
+    "BatchNorm1d", "BatchNorm2d", "Dropout", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax",
+    "LogSoftmax", "CrossEntropyLoss", "NLLLoss", "MSELoss",
+]

@@ -1,0 +1,23 @@
+"""Dropout layer."""
+
+from minidl import functional as F
+from minidl.nn.module import Module
+
+
+class Dropout(Module):
+    """In training, zero each value with probability ``p`` and scale the others by 1/(1 - p)
+    (inverted dropout, so nothing changes at test time); in evaluation, the identity
+    (``F.dropout``). Output: the input's shape.
+    """
+
+    def __init__(self, p=0.5):
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p <= 1:
+            raise ValueError(f"Dropout: probability p must be a number between 0 and 1, got {p!r}")
+        self.p = p
+
+    def forward(self, input):
+        return F.dropout(input, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}"

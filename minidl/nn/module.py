@@ -1,0 +1,570 @@
+"""``Module``: the base class of every layer and model, as in PyTorch.
+
+A Module owns three kinds of named state, found by *assigning attributes* in ``__init__``:
+
+    class TwoLayerNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(784, 100)      # a sub-module        -> _modules["fc1"]
+            self.scale = nn.Parameter(ones(1))  # a learnable tensor  -> _parameters["scale"]
+            self.register_buffer("steps", np.zeros((), np.int64))  # saved, not learned
+
+        def forward(self, x):
+            return self.fc1(x) * self.scale
+
+``__setattr__`` sorts the values into those dictionaries, and everything else follows from
+walking the tree of sub-modules: ``named_parameters()`` gives dotted names (``fc1.weight``), the
+same names key ``state_dict()``, ``train()``/``eval()`` reach every layer, and so on.
+
+Calling a module (``model(x)``, never ``model.forward(x)``) also runs its hooks: functions that
+observe or replace the inputs, the output and, during backward, the gradients of the module.
+"""
+
+from collections import OrderedDict, namedtuple
+
+import numpy as np
+
+from minidl.function import Function
+from minidl.grad_mode import is_grad_enabled
+from minidl.nn.parameter import Parameter
+from minidl.tensor import Tensor, _RemovableHandle
+
+
+class IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What ``load_state_dict(..., strict=False)`` skipped: keys the model has but the dict lacks,
+    and keys the dict has but the model lacks."""
+
+
+class Module:
+    """Base class of all layers and models.
+
+    Subclasses call ``super().__init__()`` first, assign parameters, buffers and sub-modules as
+    attributes, and define ``forward(*inputs)``. ``training`` (True after construction) tells
+    layers such as Dropout and BatchNorm which behaviour to use; set it with ``train()``/``eval()``.
+    """
+
+    def __init__(self):
+        # object.__setattr__ bypasses our own __setattr__, which needs these dictionaries to exist.
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks", [])
+        object.__setattr__(self, "_forward_hooks", [])
+        object.__setattr__(self, "_backward_hooks", [])
+
+    def forward(self, *inputs):
+        raise NotImplementedError(f"{type(self).__name__} is missing the required forward() method")
+
+    # ------------------------------------------------------------------ registration
+    def __setattr__(self, name, value):
+        parameters = self.__dict__.get("_parameters")
+        if parameters is None:  # before Module.__init__ only plain attributes can be set
+            if isinstance(value, Parameter | Module):
+                raise AttributeError(
+                    f"cannot assign {type(value).__name__} {name!r} before Module.__init__() call; "
+                    f"call super().__init__() first in {type(self).__name__}.__init__"
+                )
+            object.__setattr__(self, name, value)
+        elif isinstance(value, Parameter):
+            self._forget(name, keep=parameters)
+            self.register_parameter(name, value)
+        elif isinstance(value, Module):
+            self._forget(name, keep=self._modules)
+            self._modules[name] = value
+        elif name in parameters:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as parameter {name!r} of "
+                    f"{type(self).__name__} (a Parameter or None is expected; wrap it: nn.Parameter(...))"
+                )
+            parameters[name] = None
+        elif name in self._modules:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as sub-module {name!r} of "
+                    f"{type(self).__name__} (a Module or None is expected)"
+                )
+            self._modules[name] = None
+        elif name in self._buffers:
+            self._buffers[name] = _as_buffer(value, name)
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name):
+        # Only called when normal lookup fails, i.e. for registered parameters, buffers and modules.
+        for store in ("_parameters", "_buffers", "_modules"):
+            values = self.__dict__.get(store)
+            if values is not None and name in values:
+                return values[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __delattr__(self, name):
+        for store in (self._parameters, self._buffers, self._modules):
+            if name in store:
+                del store[name]
+                self._non_persistent_buffers.discard(name)
+                return
+        object.__delattr__(self, name)
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules))
+
+    def _forget(self, name, keep):
+        """Drop ``name`` from the instance dict and every registry but ``keep``, where it is about
+        to be (re)assigned: reassigning keeps its place in the order of ``keep``."""
+        for store in (self.__dict__, self._parameters, self._buffers, self._modules):
+            if store is not keep:
+                store.pop(name, None)
+        self._non_persistent_buffers.discard(name)
+
+    def _check_new_name(self, name, kind, store):
+        """``name`` may be (re)registered in ``store`` unless some other attribute already has it."""
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name must be a string, got {type(name).__name__}")
+        if name == "" or "." in name:
+            raise KeyError(f"{kind} name must be non-empty and contain no '.', got {name!r}")
+        if hasattr(self, name) and name not in store:
+            raise KeyError(f"attribute {name!r} already exists on {type(self).__name__}")
+
+    def register_parameter(self, name, param):
+        """Add a Parameter (or None, for an optional one such as a disabled bias) under ``name``."""
+        if "_parameters" not in self.__dict__:
+            raise AttributeError("cannot assign parameter before Module.__init__() call")
+        self._check_new_name(name, "parameter", self._parameters)
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(
+                f"cannot assign {type(param).__name__} as parameter {name!r} "
+                f"(a Parameter or None is expected; wrap it: nn.Parameter(...))"
+            )
+        self._parameters[name] = param
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """Add state that is saved and moved with the module but not learned (e.g. running means).
+
+        ``tensor`` may be an ndarray, a Tensor or None; it is kept as a Tensor that does not
+        require a gradient. ``persistent=False`` keeps it out of ``state_dict()``.
+        """
+        if "_buffers" not in self.__dict__:
+            raise AttributeError("cannot assign buffer before Module.__init__() call")
+        self._check_new_name(name, "buffer", self._buffers)
+        self._buffers[name] = _as_buffer(tensor, name)
+        if persistent:
+            self._non_persistent_buffers.discard(name)
+        else:
+            self._non_persistent_buffers.add(name)
+
+    def add_module(self, name, module):
+        """Add a sub-module (or None) under ``name``; the same as ``setattr(self, name, module)``."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {type(module).__name__} is not a Module")
+        self._check_new_name(name, "module", self._modules)
+        self._modules[name] = module
+
+    register_module = add_module
+
+    def get_submodule(self, target):
+        """The sub-module at a dotted path such as ``"features.3"`` ("" is the module itself)."""
+        module = self
+        if target == "":
+            return module
+        for name in target.split("."):
+            if name not in module._modules or module._modules[name] is None:
+                raise AttributeError(f"{type(module).__name__} has no sub-module {name!r} (looking up {target!r})")
+            module = module._modules[name]
+        return module
+
+    # ------------------------------------------------------------------ traversal
+    def named_modules(self, memo=None, prefix=""):
+        """Yield ``(dotted name, module)`` for this module ("") and every descendant, each once."""
+        memo = set() if memo is None else memo
+        if id(self) in memo:
+            return
+        memo.add(id(self))
+        yield prefix, self
+        for name, module in self._modules.items():
+            if module is not None:
+                yield from module.named_modules(memo, f"{prefix}.{name}" if prefix else name)
+
+    def modules(self):
+        for _, module in self.named_modules():
+            yield module
+
+    def named_children(self):
+        """Yield ``(name, module)`` for the direct sub-modules."""
+        seen = set()
+        for name, module in self._modules.items():
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
+
+    def children(self):
+        for _, module in self.named_children():
+            yield module
+
+    def _named_members(self, store, recurse):
+        """``(dotted name, value)`` from ``store`` of every module, each value once (shared weights)."""
+        modules = self.named_modules() if recurse else [("", self)]
+        seen = set()
+        for prefix, module in modules:
+            for name, value in getattr(module, store).items():
+                if value is None or id(value) in seen:
+                    continue
+                seen.add(id(value))
+                yield (f"{prefix}.{name}" if prefix else name), value
+
+    def named_parameters(self, recurse=True):
+        """Yield ``(dotted name, Parameter)``: this module's own first, then each child's, in
+        registration order (the names and order of PyTorch, e.g. ``features.0.weight``)."""
+        yield from self._named_members("_parameters", recurse)
+
+    def parameters(self, recurse=True):
+        for _, param in self.named_parameters(recurse):
+            yield param
+
+    def named_buffers(self, recurse=True):
+        yield from self._named_members("_buffers", recurse)
+
+    def buffers(self, recurse=True):
+        for _, buffer in self.named_buffers(recurse):
+            yield buffer
+
+    # ------------------------------------------------------------------ modes and bulk changes
+    def train(self, mode=True):
+        """Set training mode (``mode=True``) or evaluation mode on this module and all descendants."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"train: mode must be a bool, got {mode!r}")
+        for module in self.modules():
+            object.__setattr__(module, "training", mode)
+        return self
+
+    def eval(self):
+        """Evaluation mode: Dropout passes inputs through, BatchNorm uses its running statistics."""
+        return self.train(False)
+
+    def zero_grad(self):
+        """Forget every parameter's gradient (``grad = None``); backward accumulates otherwise."""
+        for param in self.parameters():
+            param.grad = None
+
+    def requires_grad_(self, requires_grad=True):
+        """Freeze (False) or unfreeze every parameter: frozen ones get no gradient and stay put."""
+        for param in self.parameters():
+            param.requires_grad_(requires_grad)
+        return self
+
+    def apply(self, fn):
+        """Call ``fn(module)`` on every sub-module (children first) and then on self; e.g. custom init."""
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
+        return self
+
+    def to(self, dtype):
+        """Convert parameters (and their gradients) and floating-point buffers to ``dtype``, in place.
+
+        The Parameter objects stay the same (an optimiser holding them keeps working); integer
+        buffers such as BatchNorm's ``num_batches_tracked`` are left alone.
+        """
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"{type(self).__name__}.to: only floating point dtypes are supported, got {dtype}")
+        for param in self.parameters():
+            param.data = param.data.astype(dtype)
+            if param.grad is not None:
+                param.grad = param.grad.astype(dtype)
+        for buffer in self.buffers():
+            if buffer.dtype.kind == "f":
+                buffer.data = buffer.data.astype(dtype)
+        return self
+
+    def float(self):
+        return self.to(np.float32)
+
+    def double(self):
+        """Convert to float64 (what gradient checks need)."""
+        return self.to(np.float64)
+
+    # ------------------------------------------------------------------ saving and loading
+    def _named_state(self):
+        """``(key, Tensor)`` for everything ``state_dict`` saves: per module, in tree order, its
+        parameters then its persistent buffers (PyTorch's order)."""
+        for prefix, module in self.named_modules():
+            dot = f"{prefix}." if prefix else ""
+            for name, param in module._parameters.items():
+                if param is not None:
+                    yield dot + name, param
+            for name, buffer in module._buffers.items():
+                if buffer is not None and name not in module._non_persistent_buffers:
+                    yield dot + name, buffer
+
+    def state_dict(self):
+        """An ``OrderedDict`` mapping dotted names to copies of the parameter and buffer arrays.
+
+        The keys are PyTorch's (``features.0.weight``, ``bn1.running_mean``, ...), so a PyTorch
+        state dict converted with ``{k: v.numpy() for k, v in sd.items()}`` loads into the same
+        architecture here.
+        """
+        return OrderedDict((key, np.array(tensor.data, copy=True)) for key, tensor in self._named_state())
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy the arrays of ``state_dict`` into this module's parameters and buffers, in place.
+
+        Every problem is reported at once, in one ``RuntimeError``, *before anything is changed*:
+        keys the model needs but the dict lacks (missing), keys the model does not have
+        (unexpected; both ignored when ``strict=False``), and arrays whose shape differs from the
+        model's (always an error). Values may be ndarrays, Tensors or anything ``np.asarray``
+        accepts; they are cast to the dtype of the model's array.
+
+        Returns ``IncompatibleKeys(missing_keys, unexpected_keys)``.
+        """
+        own = OrderedDict(self._named_state())
+        values = {key: np.asarray(v.data if isinstance(v, Tensor) else v) for key, v in state_dict.items()}
+        missing = [key for key in own if key not in values]
+        unexpected = [key for key in values if key not in own]
+        mismatched = [
+            (key, own[key].shape, values[key].shape)
+            for key in own if key in values and own[key].shape != values[key].shape
+        ]
+        problems = []
+        if strict and missing:
+            problems.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
+        if strict and unexpected:
+            problems.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ".")
+        for key, expected, got in mismatched:
+            problems.append(
+                f"size mismatch for {key}: the model expects shape {expected}, the state_dict has shape {got}."
+            )
+        if problems:
+            raise RuntimeError(
+                f"Error(s) in loading state_dict for {type(self).__name__} (nothing was changed):\n\t"
+                + "\n\t".join(problems)
+            )
+        for key, tensor in own.items():
+            if key in values:
+                tensor.data[...] = values[key]  # in place: whoever holds the Parameter sees the new values
+        return IncompatibleKeys(missing, unexpected)
+
+    # ------------------------------------------------------------------ hooks and calling
+    def register_forward_pre_hook(self, hook):
+        """Call ``hook(module, inputs)`` before ``forward``; ``inputs`` is the tuple of positional
+        arguments. A non-None result replaces them (a single value is wrapped in a tuple).
+        Returns a handle whose ``remove()`` unregisters the hook."""
+        self._forward_pre_hooks.append(hook)
+        return _RemovableHandle(self._forward_pre_hooks, hook)
+
+    def register_forward_hook(self, hook):
+        """Call ``hook(module, inputs, output)`` after ``forward``; a non-None result replaces the
+        output (e.g. to record activations for visualisation). Returns a removable handle."""
+        self._forward_hooks.append(hook)
+        return _RemovableHandle(self._forward_hooks, hook)
+
+    def register_full_backward_hook(self, hook):
+        """Call ``hook(module, grad_input, grad_output)`` when the gradients of this module's
+        inputs have been computed during backward.
+
+        ``grad_output`` holds dL/d(output), one ndarray per output of the call (None for an
+        output that is not a Tensor requiring grad); ``grad_input`` holds dL/d(input), one entry
+        per positional argument of the call (None where no gradient flows). Both are tuples even
+        for a single-input, single-output module such as ReLU: ``grad_input[0]``,
+        ``grad_output[0]``. If the hook returns a tuple of the same length, it replaces
+        ``grad_input``: that is what reaches the layers below. Guided backpropagation, for
+        example, registers on every ReLU::
+
+            lambda module, grad_in, grad_out: (np.maximum(grad_in[0], 0),)
+
+        When no input requires a gradient (the first layer of a network fed plain data), the
+        hook is still called, with ``grad_input`` all None, and must return None.
+        Returns a handle whose ``remove()`` unregisters the hook.
+        """
+        self._backward_hooks.append(hook)
+        return _RemovableHandle(self._backward_hooks, hook)
+
+    def __call__(self, *args, **kwargs):
+        for hook in list(self._forward_pre_hooks):
+            result = hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+        backward_call = None
+        if self._backward_hooks and is_grad_enabled():
+            backward_call = _BackwardHookCall(self, list(self._backward_hooks), args)
+            args = backward_call.tap_inputs(args)
+        output = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks):
+            result = hook(self, args, output)
+            if result is not None:
+                output = result
+        if backward_call is not None:
+            output = backward_call.tap_outputs(output)
+        return output
+
+    # ------------------------------------------------------------------ printing
+    def extra_repr(self):
+        """The module's own settings for ``repr``, e.g. ``"in_features=3, out_features=4"``."""
+        return ""
+
+    def __repr__(self):
+        extra = self.extra_repr()
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = [f"({name}): " + _indent(repr(module), 2) for name, module in self._modules.items()]
+        lines = extra_lines + child_lines
+        body = ""
+        if len(extra_lines) == 1 and not child_lines:
+            body = extra_lines[0]
+        elif lines:
+            body = "\n  " + "\n  ".join(lines) + "\n"
+        return f"{type(self).__name__}({body})"
+
+
+def _indent(text, spaces):
+    """Indent every line of ``text`` but the first (nested module reprs)."""
+    return text.replace("\n", "\n" + " " * spaces)
+
+
+def _as_buffer(value, name):
+    if value is None or isinstance(value, Tensor):
+        return value
+    if isinstance(value, np.ndarray | np.generic | int | float):
+        return Tensor(value)
+    raise TypeError(f"cannot assign {type(value).__name__} as buffer {name!r} (an ndarray, Tensor or None is expected)")
+
+
+# ---------------------------------------------------------------------- backward hooks
+class _GradientTap(Function):
+    """The identity on a group of tensors; its backward hands the group's gradients to a callback.
+
+    Backward hooks need every gradient of a module's inputs (or outputs) *at once*. A Function
+    here has one differentiable output, so a group of several tensors is carried as one flat
+    array, the concatenation of the flattened tensors, which ``_tap`` slices back into pieces;
+    the backward of those slices scatters each piece's gradient into place, so this Function's
+    backward receives the whole group's gradient in one ``dout``:
+
+        forward:   out = x                              (one tensor: no copy)
+                   out = concat(x1.ravel(), x2.ravel(), ...)
+        backward:  (dx1, dx2, ...) = split(dout) reshaped to the inputs' shapes
+                   return on_backward((dx1, dx2, ...))  (the hooks may replace them)
+    """
+
+    @staticmethod
+    def forward(ctx, *arrays, on_backward=None):
+        ctx.inputs_meta = [(a.shape, a.dtype) for a in arrays]
+        ctx.on_backward = on_backward
+        if len(arrays) == 1:
+            return arrays[0]
+        return np.concatenate([a.reshape(-1) for a in arrays])
+
+    @staticmethod
+    def backward(ctx, dout):
+        offsets = np.cumsum([int(np.prod(shape)) for shape, _ in ctx.inputs_meta])[:-1]
+        pieces = np.split(dout.reshape(-1), offsets)
+        grads = tuple(
+            piece.reshape(shape).astype(dtype, copy=False) for piece, (shape, dtype) in zip(pieces, ctx.inputs_meta)
+        )
+        return tuple(ctx.on_backward(grads))
+
+
+def _tap(tensors, on_backward):
+    """Pass ``tensors`` through a ``_GradientTap``; returns the tapped tensors, same shapes and dtypes."""
+    joined = _GradientTap.apply(*tensors, on_backward=on_backward)
+    if len(tensors) == 1:
+        return [joined]
+    pieces, start = [], 0
+    for t in tensors:
+        piece = joined[start:start + t.size].reshape(t.shape)
+        pieces.append(piece if piece.dtype == t.dtype else piece.astype(t.dtype))
+        start += t.size
+    return pieces
+
+
+class _BackwardHookCall:
+    """The backward-hook bookkeeping of one call of a module.
+
+    A tap on the output records grad_output when backward reaches the module; a tap on the
+    inputs then receives grad_input (backward visits the module's output before its inputs)
+    and calls the hooks with both.
+    """
+
+    def __init__(self, module, hooks, args):
+        self.module, self.hooks = module, hooks
+        self.n_inputs = len(args)
+        self.input_positions = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
+        self.input_meta = {i: (args[i].shape, args[i].dtype) for i in self.input_positions}
+        self.n_outputs, self.output_positions = 0, []  # known once forward has run
+        self.grad_output = None
+
+    def tap_inputs(self, args):
+        if not self.input_positions:
+            return args
+        tapped = _tap([args[i] for i in self.input_positions], self._on_input_grads)
+        args = list(args)
+        for i, t in zip(self.input_positions, tapped):
+            args[i] = t
+        return tuple(args)
+
+    def tap_outputs(self, output):
+        outputs = output if isinstance(output, tuple) else (output,)
+        self.n_outputs = len(outputs)
+        self.output_positions = [i for i, o in enumerate(outputs) if isinstance(o, Tensor) and o.requires_grad]
+        if not self.output_positions:
+            return output
+        tapped = _tap([outputs[i] for i in self.output_positions], self._on_output_grads)
+        outputs = list(outputs)
+        for i, t in zip(self.output_positions, tapped):
+            outputs[i] = t
+        return tuple(outputs) if isinstance(output, tuple) else outputs[0]
+
+    @staticmethod
+    def _spread(grads, positions, length):
+        """One entry per argument: the gradients at ``positions``, None elsewhere."""
+        spread = [None] * length
+        for i, g in zip(positions, grads):
+            spread[i] = g
+        return tuple(spread)
+
+    def _on_output_grads(self, grads):
+        self.grad_output = self._spread(grads, self.output_positions, self.n_outputs)
+        if not self.input_positions:
+            # No tap on the inputs will report: call the hooks now, with nothing to replace.
+            for hook in self.hooks:
+                result = hook(self.module, (None,) * self.n_inputs, self.grad_output)
+                if result is not None and any(g is not None for g in result):
+                    raise RuntimeError(
+                        f"backward hook of {type(self.module).__name__}: no input of this call requires "
+                        f"a gradient, so the hook must return None, not new gradients"
+                    )
+        return grads
+
+    def _on_input_grads(self, grads):
+        grad_input = self._spread(grads, self.input_positions, self.n_inputs)
+        for hook in self.hooks:
+            result = hook(self.module, grad_input, self.grad_output)
+            if result is not None:
+                grad_input = self._checked_replacement(result)
+        return tuple(grad_input[i] for i in self.input_positions)
+
+    def _checked_replacement(self, result):
+        name = type(self.module).__name__
+        if not isinstance(result, tuple | list) or len(result) != self.n_inputs:
+            raise TypeError(
+                f"backward hook of {name}: must return None or a tuple of {self.n_inputs} gradient(s), "
+                f"one per input, got {result!r:.80}"
+            )
+        replaced = []
+        for i, g in enumerate(result):
+            if g is None:
+                replaced.append(None)
+                continue
+            if i not in self.input_meta:
+                raise ValueError(
+                    f"backward hook of {name}: returned a gradient for input {i}, which does not require one"
+                )
+            g = np.asarray(g.data if isinstance(g, Tensor) else g)
+            shape, dtype = self.input_meta[i]
+            if g.shape != shape:
+                raise ValueError(
+                    f"backward hook of {name}: returned gradient {i} has shape {g.shape}, "
+                    f"but input {i} has shape {shape}"
+                )
+            replaced.append(g.astype(dtype, copy=False))
+        return tuple(replaced)
