@@ -41,7 +41,8 @@ class Context:
     Attributes:
         function: the Function class that made the output.
         inputs: the positional arguments of ``apply`` (Tensors or plain values).
-        needs_input_grad: one bool per input, True where that input requires a gradient.
+        needs_input_grad: one bool per input, True where that input requires a gradient and the
+            graph is being recorded (all False under ``no_grad``, so forward can skip its cache).
         saved_tensors: arrays stored with ``save_for_backward``.
     Any other attribute (``ctx.cache = ...``) may be set by ``forward`` for ``backward``.
     """
@@ -49,7 +50,8 @@ class Context:
     def __init__(self, function, inputs):
         self.function = function
         self.inputs = inputs
-        self.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in inputs)
+        recording = is_grad_enabled()
+        self.needs_input_grad = tuple(recording and isinstance(a, Tensor) and a.requires_grad for a in inputs)
         self.saved_tensors = ()
 
     def save_for_backward(self, *arrays):
@@ -73,9 +75,9 @@ class Function:
         arrays = [a.data if isinstance(a, Tensor) else a for a in args]
         result = cls.forward(ctx, *arrays, **options)
         output, extras = (result[0], result[1:]) if isinstance(result, tuple) else (result, ())
-        requires_grad = is_grad_enabled() and any(ctx.needs_input_grad)
         out = Tensor(output)
-        if requires_grad:
+        # Only floating point results carry gradients: casting to an integer type cuts the graph.
+        if any(ctx.needs_input_grad) and out.dtype.kind == "f":
             out.requires_grad = True
             out._ctx = ctx
         if extras:

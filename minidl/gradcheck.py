@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from minidl.grad_mode import enable_grad
+from minidl.grad_mode import enable_grad, no_grad
 from minidl.tensor import Tensor
 
 
@@ -86,6 +86,7 @@ class GradientComparison:
     def describe_worst(self):
         excess = np.abs(self.analytic - self.numeric) - self.rtol * np.abs(self.numeric)
         worst = np.unravel_index(int(np.argmax(excess)), self.analytic.shape) if excess.size else ()
+        worst = tuple(int(i) for i in worst)
         a, n = float(self.analytic[worst]), float(self.numeric[worst])
         rel = abs(a - n) / max(1e-8, abs(a) + abs(n))
         return (
@@ -146,7 +147,8 @@ def _compare_tensor_function(fn, inputs, eps, atol, rtol, seed):
     analytic = [np.zeros(t.shape) if t.grad is None else t.grad.copy() for _, t in checked]
 
     def loss(_):
-        return float(np.sum(fn(*args).data * projection))
+        with no_grad():  # the finite differences need values only, not graphs
+            return float(np.sum(fn(*args).data * projection))
 
     results = []
     for (name, t), a in zip(checked, analytic):
@@ -177,7 +179,13 @@ def _compare_pair(forward, backward, inputs, options, eps, atol, rtol, seed):
             continue
         if g is None:
             raise GradcheckError(f"gradcheck: backward returned no gradient for input {i}")
-        results.append(GradientComparison(f"input {i}", np.asarray(g), numerical_grad(loss, a, eps), atol, rtol))
+        if np.shape(g) != a.shape:  # compared as is, a (1, F) gradient would broadcast against (F,)
+            raise GradcheckError(
+                f"gradcheck: backward returned a gradient of shape {np.shape(g)} for input {i} of shape {a.shape}"
+            )
+        # A copy: the finite differences below perturb the inputs, which g might share memory with.
+        analytic = np.array(g, dtype=np.float64)
+        results.append(GradientComparison(f"input {i}", analytic, numerical_grad(loss, a, eps), atol, rtol))
     return results
 
 

@@ -15,8 +15,6 @@ own Function.
 
 import numpy as np
 
-from minidl.grad_mode import is_grad_enabled
-
 DEFAULT_DTYPE = np.float32
 
 
@@ -88,6 +86,15 @@ class Tensor:
     def __len__(self):
         return len(self.data)
 
+    def __bool__(self):
+        # As NumPy: a one-element tensor is its value, a larger one is ambiguous (raises).
+        return bool(self.data)
+
+    def __array__(self, dtype=None, copy=None):
+        """Let ``np.asarray(t)`` and NumPy's testing helpers see the values (no graph is kept)."""
+        array = self.data if dtype is None else self.data.astype(dtype, copy=False)
+        return array.copy() if copy else array
+
     def numpy(self):
         """The values as an ndarray (shared with the tensor, not a copy)."""
         return self.data
@@ -143,7 +150,7 @@ class Tensor:
         """Compute d(self)/d(leaf) for every leaf that requires a gradient and add it to ``leaf.grad``.
 
         ``grad`` is d(loss)/d(self); it may be omitted only when ``self`` holds one element
-        (a scalar loss), in which case it is 1.
+        (a scalar loss), in which case it is 1. Every gradient has the dtype of its tensor.
         """
         if not self.requires_grad:
             raise RuntimeError(
@@ -170,7 +177,12 @@ class Tensor:
             for hook in tensor._hooks:
                 replaced = hook(g)
                 if replaced is not None:
-                    g = np.asarray(replaced.data if isinstance(replaced, Tensor) else replaced)
+                    g = np.asarray(_value(replaced), dtype=tensor.dtype)
+                    if g.shape != tensor.shape:
+                        raise RuntimeError(
+                            f"backward: a hook returned a gradient of shape {g.shape} "
+                            f"for a tensor of shape {tensor.shape}"
+                        )
             if tensor._ctx is None or tensor._retains_grad:
                 tensor.grad = g.copy() if tensor.grad is None else tensor.grad + g
             ctx = tensor._ctx
@@ -187,6 +199,9 @@ class Tensor:
             for parent, parent_grad in zip(ctx.inputs, input_grads):
                 if parent_grad is None or not isinstance(parent, Tensor) or not parent.requires_grad:
                     continue
+                # A gradient has its tensor's dtype: a float64 constant inside some backward must
+                # not turn the gradients of float32 parameters into float64.
+                parent_grad = np.asarray(parent_grad, dtype=parent.dtype)
                 if parent_grad.shape != parent.shape:
                     raise RuntimeError(
                         f"{ctx.function.__name__}.backward returned a gradient of shape "
@@ -280,9 +295,7 @@ class Tensor:
         return ops.reshape(self, _shape_args(shape))
 
     def transpose(self, dim0, dim1):
-        order = list(range(self.ndim))
-        order[dim0], order[dim1] = order[dim1], order[dim0]
-        return ops.permute(self, tuple(order))
+        return ops.transpose(self, dim0, dim1)
 
     def permute(self, *dims):
         return ops.permute(self, _shape_args(dims))
@@ -318,7 +331,7 @@ class Tensor:
     clamp = clip
 
     def relu(self):
-        return ops.clip(self, 0, None)
+        return ops.relu(self)
 
 
 class _RemovableHandle:

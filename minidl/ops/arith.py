@@ -25,7 +25,11 @@ def unbroadcast(grad, shape):
 
 
 def _operand(value, like):
-    """A Tensor, or a plain number/array converted to the dtype of the other operand."""
+    """A Tensor, or a plain number/array taking the float dtype of the other operand.
+
+    ``x * 0.5`` must stay float32 when x is float32: as an array, 0.5 is float64 and would
+    promote every result (and gradient) after it.
+    """
     if isinstance(value, Tensor):
         return value
     array = np.asarray(value)
@@ -101,7 +105,11 @@ class Div(Function):
 
 
 class Pow(Function):
-    """out = a ** b;  da = dout * b * a**(b-1), db = dout * out * log(a)."""
+    """out = a ** b;  da = dout * b * a**(b-1), db = dout * out * log(a).
+
+    As in PyTorch, da is 0 where b = 0 (a**0 is the constant 1, even at a = 0) and db is 0
+    where a = 0 and b >= 0 (out is the constant 0 or 1 there); for a < 0, log(a) makes db NaN.
+    """
 
     @staticmethod
     def forward(ctx, a, b):
@@ -112,11 +120,12 @@ class Pow(Function):
     @staticmethod
     def backward(ctx, dout):
         a, b, out = ctx.saved_tensors
-        da = unbroadcast(dout * b * a ** (b - 1), a.shape) if ctx.needs_input_grad[0] else None
-        db = None
-        if ctx.needs_input_grad[1]:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                db = unbroadcast(dout * out * np.log(a), b.shape)
+        da = db = None
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0 ** negative, log of a <= 0
+            if ctx.needs_input_grad[0]:
+                da = unbroadcast(dout * np.where(b == 0, 0, b * a ** (b - 1)), a.shape)
+            if ctx.needs_input_grad[1]:
+                db = unbroadcast(dout * np.where((a == 0) & (b >= 0), 0, out * np.log(a)), b.shape)
         return da, db
 
 
@@ -148,11 +157,10 @@ class MatMul(Function):
         a, b = ctx.saved_tensors
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
-        d2 = dout
-        if a.ndim == 1:
-            d2 = np.expand_dims(d2, -2)
-        if b.ndim == 1:
-            d2 = np.expand_dims(d2, -1)
+        # Put back the axes that 1-D operands dropped from out (the column axis first, so that
+        # for vector @ vector the 0-d dout becomes the 1x1 matrix a2 @ b2).
+        d2 = dout[..., None] if b.ndim == 1 else dout
+        d2 = d2[..., None, :] if a.ndim == 1 else d2
         da = db = None
         if ctx.needs_input_grad[0]:
             da = unbroadcast(d2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
@@ -220,7 +228,10 @@ class Abs(Function):
 
 
 class Clip(Function):
-    """out = min(max(a, low), high);  da = dout where low <= a <= high, else 0 (as PyTorch's clamp)."""
+    """out = min(max(a, low), high);  da = dout where low <= a <= high, else 0 (as PyTorch's clamp).
+
+    At a = low the gradient passes, so ``clip(a, 0)`` differs from ``relu`` (whose gradient at 0 is 0).
+    """
 
     @staticmethod
     def forward(ctx, a, low=None, high=None):
@@ -236,6 +247,21 @@ class Clip(Function):
     def backward(ctx, dout):
         (inside,) = ctx.saved_tensors
         return dout * inside
+
+
+class Relu(Function):
+    """out = max(a, 0);  da = dout where a > 0, else 0 (0 at a = 0, as PyTorch's relu)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        positive = a > 0
+        ctx.save_for_backward(positive)
+        return np.where(positive, a, 0)
+
+    @staticmethod
+    def backward(ctx, dout):
+        (positive,) = ctx.saved_tensors
+        return dout * positive
 
 
 class Cast(Function):
@@ -284,6 +310,13 @@ def matmul(a, b):
             f"matmul: inner dimensions differ: {a.shape} @ {b.shape} "
             f"({a.shape[-1]} != {b.shape[-2 if b.ndim > 1 else 0]})"
         )
+    try:
+        np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise ValueError(
+            f"matmul: batch dimensions {a.shape[:-2]} and {b.shape[:-2]} of {a.shape} @ {b.shape} "
+            f"do not broadcast"
+        ) from None
     return MatMul.apply(a, b)
 
 
@@ -307,6 +340,10 @@ def clip(a, min=None, max=None):
     if min is None and max is None:
         raise ValueError("clip: at least one of min and max must be given")
     return Clip.apply(a, low=min, high=max)
+
+
+def relu(a):
+    return Relu.apply(a)
 
 
 def cast(a, dtype):

@@ -13,15 +13,21 @@ from minidl.function import Function
 
 
 def _axes(dim, ndim):
-    """Normalise ``dim`` (None, an int or a tuple, negatives allowed) to a sorted tuple of axes."""
+    """Normalise ``dim`` (None, an int or a tuple, negatives allowed) to a sorted tuple of axes.
+
+    A 0-d tensor accepts dim 0 or -1 (as PyTorch) and has no axis to reduce.
+    """
     if dim is None:
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    dims = tuple(dim) if isinstance(dim, tuple | list) else (dim,)
     limit = builtins.max(ndim, 1)
     for d in dims:
-        if not -ndim <= d < limit:
+        if not -limit <= d < limit:
             raise IndexError(f"reduction: dim {d} is out of range for a tensor with {ndim} dimensions")
-    return tuple(sorted(d % limit for d in dims))
+    axes = sorted(int(d) % limit for d in dims)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"reduction: dim {dim} names the same dimension twice")
+    return tuple(axes) if ndim else ()
 
 
 def _expand(dout, axes, keepdim):
@@ -53,8 +59,8 @@ class Mean(Function):
 
     @staticmethod
     def backward(ctx, dout):
-        grad = _expand(dout, ctx.axes, ctx.keepdim) / ctx.count
-        return np.broadcast_to(grad, ctx.shape).astype(dout.dtype)
+        grad = _expand(dout, ctx.axes, ctx.keepdim) / ctx.count  # an int count keeps dout's dtype
+        return np.broadcast_to(grad, ctx.shape).copy()
 
 
 class Max(Function):
@@ -70,15 +76,16 @@ class Max(Function):
     @classmethod
     def forward(cls, ctx, a, axes=(), keepdim=False):
         out = np.asarray(cls.reduce(a, axis=axes, keepdims=True))
-        winners = a == out
-        ctx.save_for_backward(winners / winners.sum(axis=axes, keepdims=True))
+        if ctx.needs_input_grad[0]:
+            winners = a == out
+            ctx.save_for_backward(winners / winners.sum(axis=axes, keepdims=True, dtype=a.dtype))
         ctx.axes, ctx.keepdim = axes, keepdim
         return out if keepdim else np.squeeze(out, axis=axes)
 
     @staticmethod
     def backward(ctx, dout):
         (share,) = ctx.saved_tensors
-        return (_expand(dout, ctx.axes, ctx.keepdim) * share).astype(dout.dtype)
+        return _expand(dout, ctx.axes, ctx.keepdim) * share
 
 
 class Min(Max):

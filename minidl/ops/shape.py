@@ -39,20 +39,31 @@ class Permute(Function):
 class GetItem(Function):
     """out = a[index] for any NumPy index (ints, slices, arrays, masks).
 
-    da is zero except at the selected positions, which receive dout. ``np.add.at`` accumulates,
-    so an element picked twice by an integer array index receives both gradients.
+    da is zero except at the selected positions, which receive dout. An integer array index
+    may pick an element twice (``a[[0, 0]]``); ``np.add.at`` then accumulates both gradients,
+    where ``da[index] = dout`` would keep only one. Ints and slices never repeat an element,
+    so plain (much faster) assignment is enough for them.
     """
 
     @staticmethod
     def forward(ctx, a, index=None):
-        ctx.shape, ctx.dtype, ctx.index = a.shape, a.dtype, index
+        ctx.shape, ctx.index = a.shape, index
         return np.asarray(a[index])
 
     @staticmethod
     def backward(ctx, dout):
         da = np.zeros(ctx.shape, dtype=dout.dtype)
-        np.add.at(da, ctx.index, dout)
+        if _is_basic(ctx.index):
+            da[ctx.index] = dout
+        else:
+            np.add.at(da, ctx.index, dout)
         return da
+
+
+def _is_basic(index):
+    """True for an index made only of ints, slices, None and Ellipsis (NumPy "basic indexing")."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, int | np.integer | slice) for p in parts)
 
 
 class Cat(Function):
@@ -82,10 +93,19 @@ class Stack(Function):
         return tuple(np.moveaxis(dout, ctx.dim, 0))
 
 
+def _dim(name, dim, ndim):
+    """``dim`` as an axis in range(ndim), negatives counted from the end; out of range raises."""
+    if not -ndim <= dim < ndim:
+        raise IndexError(
+            f"{name}: dim {dim} is out of range for {ndim} dimensions (expected {-ndim} to {ndim - 1})"
+        )
+    return dim % ndim
+
+
 def reshape(a, shape):
     shape = tuple(int(s) for s in shape)
-    if shape.count(-1) > 1:
-        raise ValueError(f"reshape: only one dimension can be -1, got {shape}")
+    if shape.count(-1) > 1 or any(s < -1 for s in shape):
+        raise ValueError(f"reshape: sizes must be >= 0 with at most one -1, got {shape}")
     known = int(np.prod([s for s in shape if s != -1]))
     if (-1 in shape and (known == 0 or a.size % known)) or (-1 not in shape and known != a.size):
         raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} ({a.size} elements) into {shape}")
@@ -93,17 +113,29 @@ def reshape(a, shape):
 
 
 def permute(a, dims):
-    dims = tuple(d % a.ndim for d in dims) if a.ndim else tuple(dims)
+    if len(dims) != a.ndim:
+        raise ValueError(f"permute: {tuple(dims)} does not list the {a.ndim} dimensions of shape {a.shape}")
+    dims = tuple(_dim("permute", d, a.ndim) for d in dims)
     if sorted(dims) != list(range(a.ndim)):
         raise ValueError(f"permute: {dims} is not a permutation of the {a.ndim} dimensions of shape {a.shape}")
     return Permute.apply(a, dims=dims)
+
+
+def transpose(a, dim0, dim1):
+    """Swap two dimensions (a 0-d or 1-d tensor accepts dims 0 and -1 and stays as it is)."""
+    ndim = max(a.ndim, 1)
+    dim0, dim1 = _dim("transpose", dim0, ndim), _dim("transpose", dim1, ndim)
+    order = list(range(a.ndim))
+    if a.ndim:
+        order[dim0], order[dim1] = order[dim1], order[dim0]
+    return Permute.apply(a, dims=tuple(order))
 
 
 def flatten(a, start_dim=0, end_dim=-1):
     """Merge dimensions ``start_dim..end_dim`` (inclusive) into one."""
     if a.ndim == 0:
         return reshape(a, (1,))
-    start, end = start_dim % a.ndim, end_dim % a.ndim
+    start, end = _dim("flatten", start_dim, a.ndim), _dim("flatten", end_dim, a.ndim)
     if start > end:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {a.shape}")
     merged = int(np.prod(a.shape[start:end + 1]))
@@ -113,14 +145,14 @@ def flatten(a, start_dim=0, end_dim=-1):
 def squeeze(a, dim=None):
     if dim is None:
         return reshape(a, tuple(s for s in a.shape if s != 1))
-    dim = dim % a.ndim
-    if a.shape[dim] != 1:
-        return a
+    dim = _dim("squeeze", dim, max(a.ndim, 1))  # a 0-d tensor accepts dim 0 or -1, as PyTorch
+    if a.ndim == 0 or a.shape[dim] != 1:
+        return reshape(a, a.shape)  # nothing to remove, but still a new tensor, as PyTorch
     return reshape(a, a.shape[:dim] + a.shape[dim + 1:])
 
 
 def unsqueeze(a, dim):
-    dim = dim % (a.ndim + 1)
+    dim = _dim("unsqueeze", dim, a.ndim + 1)
     return reshape(a, a.shape[:dim] + (1,) + a.shape[dim:])
 
 
@@ -133,29 +165,35 @@ def getitem(a, index):
 
 
 def _check_joinable(name, tensors, dim, same_ndim_only):
+    """Wrap the inputs as Tensors and check that they can be joined along ``dim``; returns (tensors, dim)."""
     if len(tensors) == 0:
         raise ValueError(f"{name}: expected a non-empty sequence of tensors")
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     first = tensors[0]
+    if not same_ndim_only and first.ndim == 0:
+        raise ValueError(f"{name}: zero-dimensional tensors cannot be concatenated; use stack")
+    dim = _dim(name, dim, first.ndim + (1 if same_ndim_only else 0))
     for i, t in enumerate(tensors[1:], start=1):
         if t.ndim != first.ndim:
             raise ValueError(f"{name}: tensor 0 has {first.ndim} dimensions but tensor {i} has {t.ndim}")
         for axis, (n0, n1) in enumerate(zip(first.shape, t.shape)):
-            if n0 != n1 and (same_ndim_only or axis != dim % first.ndim):
+            if n0 != n1 and (same_ndim_only or axis != dim):
+                expected = f"sizes must match except in dimension {dim}"
+                if same_ndim_only:
+                    expected = "all sizes must match"
                 raise ValueError(
-                    f"{name}: sizes must match except in dimension {dim}; tensor 0 has shape "
-                    f"{first.shape} but tensor {i} has shape {t.shape}"
+                    f"{name}: {expected}; tensor 0 has shape {first.shape} but tensor {i} has shape {t.shape}"
                 )
-    return tensors
+    return tensors, dim
 
 
 def cat(tensors, dim=0):
     """Concatenate along an existing dimension (Inception and DenseNet join branches this way)."""
-    tensors = _check_joinable("cat", list(tensors), dim, same_ndim_only=False)
-    return Cat.apply(*tensors, dim=dim % tensors[0].ndim)
+    tensors, dim = _check_joinable("cat", list(tensors), dim, same_ndim_only=False)
+    return Cat.apply(*tensors, dim=dim)
 
 
 def stack(tensors, dim=0):
     """Stack equally shaped tensors along a new dimension ``dim``."""
-    tensors = _check_joinable("stack", list(tensors), dim, same_ndim_only=True)
-    return Stack.apply(*tensors, dim=dim % (tensors[0].ndim + 1))
+    tensors, dim = _check_joinable("stack", list(tensors), dim, same_ndim_only=True)
+    return Stack.apply(*tensors, dim=dim)
