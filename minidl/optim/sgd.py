@@ -54,6 +54,6 @@ class SGD(Optimizer):
                 buf = state["momentum_buffer"] = np.array(grad)
             else:
                 buf *= momentum
-                buf += grad
+                buf += (1 - group["dampening"]) * grad
             grad = grad + momentum * buf if group["nesterov"] else buf
         param -= group["lr"] * grad
