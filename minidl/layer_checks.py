@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from minidl import functional as F
+from minidl.tensor import Tensor
 from minidl.gradcheck import compare_gradients
 from minidl.random import manual_seed
 
@@ -76,7 +77,7 @@ def _max_pool2d(rng):
 def _max_unpool2d(rng):
     x = _distinct(rng, 1, 2, 6, 6)
     values = _randn(rng, 1, 2, 3, 3)
-    _, indices = F.max_pool2d(x, 2, return_indices=True)
+    _, indices = F.max_pool2d(Tensor(x), 2, return_indices=True)
     return "values (1, 2, 3, 3) at 2x2 pool switches of (1, 2, 6, 6)", \
         lambda v: F.max_unpool2d(v, indices, 2), [values]
 
