@@ -1,11 +1,11 @@
 """Activation functions on Tensors, named as in ``torch.nn.functional``.
 
 The math lives in ``minidl.layers.activation``; these functions check their arguments and run
-the forward/backward pairs as autograd Functions. The argument checks that the other
-functional modules share (``float_tensor``, ``check_fraction``) live here too.
+the forward/backward pairs as autograd Functions.
 """
 
 from minidl.function import from_pair
+from minidl.functional.checks import dim_index, float_tensor
 from minidl.layers.activation import (
     leaky_relu_backward,
     leaky_relu_forward,
@@ -20,7 +20,6 @@ from minidl.layers.activation import (
     tanh_backward,
     tanh_forward,
 )
-from minidl.tensor import Tensor
 
 __all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax"]
 
@@ -30,46 +29,6 @@ Sigmoid = from_pair("Sigmoid", sigmoid_forward, sigmoid_backward)
 Tanh = from_pair("Tanh", tanh_forward, tanh_backward)
 Softmax = from_pair("Softmax", softmax_forward, softmax_backward)
 LogSoftmax = from_pair("LogSoftmax", log_softmax_forward, log_softmax_backward)
-
-
-def float_tensor(layer, value, name="input", like=None):
-    """``value`` as a Tensor, refusing non-floating data, and a dtype other than ``like``'s if given.
-
-    Layers compute in floating point: integer images must be converted (and usually scaled)
-    first, so they are refused rather than silently cast. Parameters must share the input's
-    dtype, as in PyTorch, so that float32 and float64 are never mixed by accident.
-    """
-    tensor = value if isinstance(value, Tensor) else Tensor(value)
-    if tensor.dtype.kind != "f":
-        raise TypeError(
-            f"{layer}: {name} must be a floating point tensor, got dtype {tensor.dtype}; "
-            f"convert it first, e.g. x.float()"
-        )
-    if like is not None and tensor.dtype != like.dtype:
-        raise TypeError(
-            f"{layer}: {name} has dtype {tensor.dtype} but the input has dtype {like.dtype}; "
-            f"convert one of them (.float() or .double())"
-        )
-    return tensor
-
-
-def check_fraction(layer, name, value):
-    """``value`` must be a number in [0, 1] (a probability, a smoothing or momentum factor)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise ValueError(f"{layer}: {name} must be a number between 0 and 1, got {value!r}")
-
-
-def dim_index(layer, dim, ndim, name="dim"):
-    """``dim`` (negative counts from the end) as a non-negative axis of an ``ndim``-dimensional
-    input, with an error when no such axis exists."""
-    if isinstance(dim, bool) or not isinstance(dim, int):
-        raise TypeError(f"{layer}: {name} must be an int, got {dim!r}")
-    if not -ndim <= dim < ndim:
-        raise IndexError(
-            f"{layer}: {name} {dim} is out of range for an input with {ndim} dimensions "
-            f"(expected a value in [{-ndim}, {ndim - 1}])"
-        )
-    return dim % ndim
 
 
 def relu(input):

@@ -5,7 +5,7 @@ The math lives in ``minidl.layers.dropout``; the mask is drawn from minidl's gen
 """
 
 from minidl.function import from_pair
-from minidl.functional.activation import check_fraction, float_tensor
+from minidl.functional.checks import check_fraction, float_tensor
 from minidl.layers.dropout import dropout_backward, dropout_forward
 
 __all__ = ["dropout"]

@@ -5,7 +5,7 @@ the Tensor's own ``flatten``.
 """
 
 from minidl.function import from_pair
-from minidl.functional.activation import float_tensor
+from minidl.functional.checks import float_tensor
 from minidl.layers.linear import linear_backward, linear_forward
 from minidl.tensor import Tensor
 

@@ -8,7 +8,7 @@ would otherwise index the wrong score, or wrap around, without any error.
 import numpy as np
 
 from minidl.function import from_pair
-from minidl.functional.activation import check_fraction, float_tensor
+from minidl.functional.checks import check_fraction, float_tensor
 from minidl.layers.loss import (
     cross_entropy_backward,
     cross_entropy_forward,

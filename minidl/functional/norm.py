@@ -7,7 +7,7 @@ parameters): they receive no gradient and are updated in place during training.
 import numpy as np
 
 from minidl.function import from_pair
-from minidl.functional.activation import check_fraction, float_tensor
+from minidl.functional.checks import check_fraction, float_tensor
 from minidl.layers.norm import batch_norm_backward, batch_norm_forward
 from minidl.tensor import Tensor
 
