@@ -2,12 +2,16 @@
 
 Configurations are drawn by hypothesis: batch and channels 1..2, odd/even non-square images,
 kernels 1..3 (non-square), stride 1..3 (so windows overlap when stride < kernel), padding up to
-half the kernel and dilation 1..2. Max-pool gradient checks use inputs without ties (a shuffled
-range of distinct values): finite differences of a maximum are only valid away from ties.
+half the kernel, dilation 1..2 and ceil_mode on or off (rounding the output size up adds a last
+window that runs past the padding, unless it would start in the right padding). Max-pool
+gradient checks use inputs without ties (a shuffled range of distinct values): finite
+differences of a maximum are only valid away from ties.
 The loop reference and PyTorch parity tests use small integer values on purpose, so that many
 windows tie and the first-maximum rule is exercised.
 """
 
+import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +21,7 @@ from hypothesis import strategies as st
 
 import minidl as md
 import minidl.functional as F
+from minidl import kernels, nn
 from minidl.gradcheck import gradcheck
 from minidl.layers.pool import (
     adaptive_avg_pool2d_backward,
@@ -40,29 +45,36 @@ class PoolConfig:
     stride: tuple
     padding: tuple
     dilation: tuple
+    ceil_mode: bool = False
 
     def max_options(self):
-        return dict(kernel_size=self.kernel, stride=self.stride, padding=self.padding, dilation=self.dilation)
+        return dict(kernel_size=self.kernel, stride=self.stride, padding=self.padding, dilation=self.dilation,
+                    ceil_mode=self.ceil_mode)
 
     def avg_options(self):
-        return dict(kernel_size=self.kernel, stride=self.stride, padding=self.padding)
+        return dict(kernel_size=self.kernel, stride=self.stride, padding=self.padding, ceil_mode=self.ceil_mode)
 
 
 @st.composite
-def pool_configs(draw, dilated=True):
-    """A pooling configuration whose (dilated) windows fit the padded input and each hold an input element."""
+def pool_configs(draw, dilated=True, ceil=True):
+    """A pooling configuration with at least one window, each window holding an input element.
+
+    With ``ceil=False`` ceil_mode stays off (max_unpool2d knows only floor-mode pooling).
+    """
     n, c = draw(st.integers(1, 2)), draw(st.integers(1, 2))
     kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     padding = tuple(draw(st.integers(0, k // 2)) for k in kernel)
     dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2))) if dilated else (1, 1)
+    ceil_mode = draw(st.booleans()) if ceil else False
     sizes = []
-    for k, p, d in zip(kernel, padding, dilation):
+    for k, s, p, d in zip(kernel, stride, padding, dilation):
         span = d * (k - 1) + 1
-        # A dilated window over an input narrower than its span could hold padding only.
-        smallest = span if d > 1 else max(1, span - 2 * p)
+        # A dilated window over an input narrower than its span could hold padding only. In
+        # ceil mode one window may overhang the padded input by up to S - 1 positions.
+        smallest = span if d > 1 else max(1, span - 2 * p - (s - 1 if ceil_mode else 0))
         sizes.append(draw(st.integers(smallest, smallest + 5)))
-    return PoolConfig((n, c, *sizes), kernel, stride, padding, dilation)
+    return PoolConfig((n, c, *sizes), kernel, stride, padding, dilation, ceil_mode)
 
 
 seeds = st.integers(0, 2**16)
@@ -70,6 +82,14 @@ seeds = st.integers(0, 2**16)
 # Hypothesis shrinks towards small cases; these are always run as well.
 OVERLAPPING_3X3_STRIDE_2 = PoolConfig((2, 2, 7, 8), (3, 3), (2, 2), (1, 1), (1, 1))
 NON_SQUARE_DILATED = PoolConfig((1, 2, 8, 7), (3, 2), (1, 2), (1, 1), (2, 2))
+# ceil_mode adds a window on both axes: H' = ceil((5 - 2)/2) + 1 = 3 (floor: 2), whose rows 4, 5
+# overhang row 5; W' = ceil((8 + 2 - 3)/2) + 1 = 5 (floor: 4), starting in the input at column 7.
+CEIL_EXTRA_WINDOW = PoolConfig((1, 2, 5, 8), (2, 3), (2, 2), (0, 1), (1, 1), ceil_mode=True)
+# ceil((5 + 2 - 2)/2) + 1 = 4 windows, but the 4th would start at padded row 6 = H + P, in the
+# right padding, so H' = 3; likewise W' = ceil((4 + 2 - 2)/3) + 1 = 3 drops to 2.
+CEIL_LAST_WINDOW_DROPPED = PoolConfig((1, 2, 5, 4), (2, 2), (2, 3), (1, 1), (1, 1), ceil_mode=True)
+# Dilated taps 0 and 2 of the extra bottom window: input row 5 and row 7, past the padding.
+CEIL_DILATED = PoolConfig((1, 1, 6, 7), (2, 3), (2, 2), (1, 1), (2, 1), ceil_mode=True)
 
 
 def distinct_values(shape, seed):
@@ -96,6 +116,9 @@ def assert_close(actual, expected, atol):
 @given(config=pool_configs(), seed=seeds)
 @example(config=OVERLAPPING_3X3_STRIDE_2, seed=0)
 @example(config=NON_SQUARE_DILATED, seed=0)
+@example(config=CEIL_EXTRA_WINDOW, seed=0)
+@example(config=CEIL_LAST_WINDOW_DROPPED, seed=0)
+@example(config=CEIL_DILATED, seed=0)
 def test_max_pool2d_equals_loop_reference(config, seed):
     x = tied_values(config.x_shape, seed)
     out, cache = max_pool2d_forward(x, **config.max_options())
@@ -110,11 +133,14 @@ def test_max_pool2d_equals_loop_reference(config, seed):
 @settings(max_examples=15)
 @given(config=pool_configs(), seed=seeds)
 @example(config=OVERLAPPING_3X3_STRIDE_2, seed=0)
+@example(config=CEIL_EXTRA_WINDOW, seed=0)
+@example(config=CEIL_DILATED, seed=0)
 def test_max_pool2d_passes_gradcheck(config, seed):
     x = distinct_values(config.x_shape, seed)
     assert gradcheck((max_pool2d_forward, max_pool2d_backward), [x], options=config.max_options())
     assert gradcheck(
-        lambda t: F.max_pool2d(t, config.kernel, config.stride, config.padding, config.dilation), [x]
+        lambda t: F.max_pool2d(t, config.kernel, config.stride, config.padding, config.dilation, config.ceil_mode),
+        [x],
     )
 
 
@@ -123,6 +149,9 @@ def test_max_pool2d_passes_gradcheck(config, seed):
 @given(config=pool_configs(), seed=seeds)
 @example(config=OVERLAPPING_3X3_STRIDE_2, seed=0)
 @example(config=NON_SQUARE_DILATED, seed=0)
+@example(config=CEIL_EXTRA_WINDOW, seed=0)
+@example(config=CEIL_LAST_WINDOW_DROPPED, seed=0)
+@example(config=CEIL_DILATED, seed=0)
 def test_max_pool2d_matches_torch(config, seed, dtype, atol):
     torch = pytest.importorskip("torch")
     x = tied_values(config.x_shape, seed).astype(dtype)
@@ -243,7 +272,7 @@ def unpool_case(config, seed, size_form):
 
 @pytest.mark.parametrize("dtype, atol", TOLERANCES)
 @settings(max_examples=15)
-@given(config=pool_configs(dilated=False), seed=seeds, size_form=st.sampled_from(["default", "hw", "full"]))
+@given(config=pool_configs(dilated=False, ceil=False), seed=seeds, size_form=st.sampled_from(["default", "hw", "full"]))
 @example(config=OVERLAPPING_3X3_STRIDE_2, seed=0, size_form="hw")
 def test_max_unpool2d_matches_torch(config, seed, size_form, dtype, atol):
     torch = pytest.importorskip("torch")
@@ -266,7 +295,7 @@ def test_max_unpool2d_matches_torch(config, seed, size_form, dtype, atol):
 
 
 @settings(max_examples=10)
-@given(config=pool_configs(dilated=False), seed=seeds)
+@given(config=pool_configs(dilated=False, ceil=False), seed=seeds)
 def test_max_unpool2d_passes_gradcheck(config, seed):
     # Distinct positions per plane: with repeated indices forward keeps one value, which no
     # gradient can describe, so the check uses a random injective placement.
@@ -285,7 +314,7 @@ def test_max_unpool2d_passes_gradcheck(config, seed):
     )
 
 
-@given(config=pool_configs(dilated=False), seed=seeds)
+@given(config=pool_configs(dilated=False, ceil=False), seed=seeds)
 @example(config=OVERLAPPING_3X3_STRIDE_2, seed=0)
 def test_unpooling_the_pooled_maxima_puts_them_back(config, seed):
     x = distinct_values(config.x_shape, seed) + 1.0           # positive, so the zeros never win
@@ -318,6 +347,7 @@ def test_max_unpool2d_default_size_and_stride():
 @settings(max_examples=12)
 @given(config=pool_configs(dilated=False), seed=seeds, count_include_pad=st.booleans())
 @example(config=OVERLAPPING_3X3_STRIDE_2, seed=0, count_include_pad=False)
+@example(config=CEIL_EXTRA_WINDOW, seed=0, count_include_pad=True)
 def test_avg_pool2d_passes_gradcheck(config, seed, count_include_pad):
     x = np.random.default_rng(seed).standard_normal(config.x_shape)
     options = dict(config.avg_options(), count_include_pad=count_include_pad)
@@ -329,6 +359,9 @@ def test_avg_pool2d_passes_gradcheck(config, seed, count_include_pad):
 @settings(max_examples=20)
 @given(config=pool_configs(dilated=False), seed=seeds, count_include_pad=st.booleans())
 @example(config=OVERLAPPING_3X3_STRIDE_2, seed=0, count_include_pad=False)
+@example(config=CEIL_EXTRA_WINDOW, seed=0, count_include_pad=True)
+@example(config=CEIL_EXTRA_WINDOW, seed=0, count_include_pad=False)
+@example(config=CEIL_LAST_WINDOW_DROPPED, seed=0, count_include_pad=True)
 def test_avg_pool2d_matches_torch(config, seed, count_include_pad, dtype, atol):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(seed)
@@ -354,6 +387,72 @@ def test_count_include_pad_chooses_the_divisor():
     counted = np.array([[4, 6, 4], [6, 9, 6], [4, 6, 4]]) / 9
     assert_close(F.avg_pool2d(ones, 3, 1, 1).data[0, 0], counted, 1e-7)
     np.testing.assert_array_equal(F.avg_pool2d(ones, 3, 1, 1, count_include_pad=False).data, 1.0)
+
+
+def test_ceil_mode_divisor_counts_the_padding_but_not_the_overhang():
+    torch = pytest.importorskip("torch")
+    ones = md.tensor(np.ones((1, 1, 6, 6)))
+    # 3x3 windows, stride 2, padding 1 over 6 rows: H' = ceil((6 + 2 - 3)/2) + 1 = 4. Window rows
+    # start at -1, 1, 3, 5. The first holds padding row -1 and rows 0, 1: 2 ones over 3 rows.
+    # The last holds row 5, padding row 6 and row 7 past the padded input, which is not
+    # counted: 1 one over 2 rows. Columns alike.
+    share = np.array([2 / 3, 1, 1, 1 / 2])
+    out = F.avg_pool2d(ones, 3, 2, 1, ceil_mode=True)
+    assert_close(out.data[0, 0], np.outer(share, share), 1e-12)
+    assert_close(out.data, torch.nn.functional.avg_pool2d(torch.tensor(ones.data), 3, 2, 1, ceil_mode=True).numpy(),
+                 1e-12)
+    np.testing.assert_array_equal(F.avg_pool2d(ones, 3, 2, 1, ceil_mode=True, count_include_pad=False).data, 1.0)
+
+
+# ---------------------------------------------------------------------------- output size and ceil_mode
+
+
+def test_output_size_matches_torch_in_floor_and_ceil_mode():
+    torch = pytest.importorskip("torch")
+    extra_windows = dropped_windows = 0
+    for size, k, s, d in itertools.product(range(1, 10), range(1, 5), range(1, 5), range(1, 4)):
+        for p in range(k // 2 + 1):
+            sizes = {}
+            for ceil_mode in (False, True):
+                args = ("max_pool2d", (size, 1), (k, 1), (s, 1), (p, 0), (d, 1), ceil_mode)
+                try:
+                    x = torch.zeros(1, 1, size, 1)
+                    expected = torch.nn.functional.max_pool2d(x, *args[2:]).shape[2]
+                except RuntimeError:                          # PyTorch: "Output size is too small"
+                    with pytest.raises(ValueError, match="the kernel does not fit the input height"):
+                        kernels.output_size(*args)
+                    continue
+                assert kernels.output_size(*args) == (expected, 1), args
+                sizes[ceil_mode] = expected
+            rounded_up = math.ceil((size + 2 * p - d * (k - 1) - 1) / s) + 1
+            extra_windows += sizes.get(True, 0) > sizes.get(False, 0)
+            dropped_windows += sizes.get(True, rounded_up) < rounded_up
+    # Both ceil_mode rules were exercised: rounding up added a window, and a window that would
+    # start in the right padding was dropped.
+    assert extra_windows > 0 and dropped_windows > 0
+
+
+# An (8, 6) input: 3x3 windows with stride 2 give floor((8 - 3)/2) + 1 = 3 rows and 2 columns,
+# ceil_mode 4 rows and 3 columns; with padding 1, 4 x 3 (floor) and 5 x 4 (ceil).
+CEIL_MODULES = [
+    pytest.param(lambda: nn.MaxPool2d(3, 2, ceil_mode=True), lambda tnn: tnn.MaxPool2d(3, 2, ceil_mode=True),
+                 (4, 3), id="max"),
+    pytest.param(lambda: nn.AvgPool2d(3, 2, 1, ceil_mode=True), lambda tnn: tnn.AvgPool2d(3, 2, 1, ceil_mode=True),
+                 (5, 4), id="avg"),
+    pytest.param(lambda: nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False),
+                 lambda tnn: tnn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False), (5, 4),
+                 id="avg-pad-excluded"),
+]
+
+
+@pytest.mark.parametrize("dtype, atol", TOLERANCES)
+@pytest.mark.parametrize("make, make_torch, out_hw", CEIL_MODULES)
+def test_pool_modules_pass_ceil_mode_on(make, make_torch, out_hw, dtype, atol):
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).standard_normal((2, 3, 8, 6)).astype(dtype)
+    out, expected = make()(md.tensor(x)), make_torch(torch.nn)(torch.tensor(x))
+    assert out.shape == (2, 3, *out_hw) == tuple(expected.shape)
+    assert_close(out.data, expected.numpy(), atol)
 
 
 # ---------------------------------------------------------------------------- adaptive pooling
@@ -461,8 +560,9 @@ BAD_INPUT = [
                  r"\(3 - 4 \+ 2\*0\)/4 \+ 1", id="kernel-too-large"),
     pytest.param(lambda: F.max_pool2d(image((1, 1, 2, 2)), 2, 1, 1, 3), ValueError,
                  "max_pool2d: .* some windows over the 2x2 input hold padding only", id="window-in-padding"),
-    pytest.param(lambda: F.max_pool2d(image(), 2, ceil_mode=True), NotImplementedError,
-                 "max_pool2d: ceil_mode=True is not supported", id="ceil-mode"),
+    pytest.param(lambda: F.max_pool2d(image((1, 1, 1, 4)), 3, 1, ceil_mode=True), ValueError,
+                 r"max_pool2d: the kernel does not fit the input height.*H' = \(H - F \+ 2P\)/S \+ 1 = "
+                 r"\(1 - 3 \+ 2\*0\)/1 \+ 1 = -1", id="ceil-mode-kernel-too-large"),
     pytest.param(lambda: F.max_unpool2d(image((1, 1, 2)), np.zeros((1, 1, 2), dtype=np.int64), 2), ValueError,
                  "max_unpool2d: input must be 4-D", id="unpool-ndim"),
     pytest.param(lambda: F.max_unpool2d(image((1, 1, 2, 2)), np.zeros((1, 1, 2, 3), dtype=np.int64), 2),
@@ -493,6 +593,9 @@ BAD_INPUT = [
     pytest.param(lambda: F.avg_pool2d(image((1, 1, 2, 5)), 3, stride=2), ValueError,
                  r"avg_pool2d: the kernel does not fit the input height.*H' = \(H - F \+ 2P\)/S \+ 1",
                  id="avg-kernel-too-large"),
+    pytest.param(lambda: F.avg_pool2d(image((1, 1, 4, 1)), (1, 3), 1, ceil_mode=True), ValueError,
+                 r"avg_pool2d: the kernel does not fit the input width.*\(1 - 3 \+ 2\*0\)/1 \+ 1 = -1",
+                 id="avg-ceil-mode-kernel-too-large"),
     pytest.param(lambda: F.adaptive_avg_pool2d(image((4, 4)), 2), ValueError,
                  "adaptive_avg_pool2d: input must be 4-D", id="adaptive-ndim"),
     pytest.param(lambda: F.adaptive_avg_pool2d(image(), (2, 0)), ValueError,

@@ -52,12 +52,8 @@ def _check_input(layer, input):
         raise TypeError(f"{layer}: input must have a floating point dtype, got {input.dtype}")
 
 
-def _window_args(layer, kernel_size, stride, padding, dilation=1, ceil_mode=False):
+def _window_args(layer, kernel_size, stride, padding, dilation=1):
     """Kernel, stride (defaulting to the kernel, as in PyTorch), padding and dilation as checked pairs."""
-    if ceil_mode:
-        raise NotImplementedError(
-            f"{layer}: ceil_mode=True is not supported; pad the input so that the windows fit instead"
-        )
     kernel = kernels.pair(kernel_size, "kernel_size", layer)
     stride = kernel if stride is None else kernels.pair(stride, "stride", layer)
     padding = kernels.pair(padding, "padding", layer)
@@ -83,16 +79,20 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         stride: int or pair, >= 1; None means kernel_size (non-overlapping windows).
         padding: int or pair, at most half the kernel; the padding never wins a maximum.
         dilation: int or pair, >= 1: spacing between the taps of a window.
-        ceil_mode: only False (floor) is supported.
+        ceil_mode: round the output size up, keeping a last window that may run past the
+            padding (its taps there are ignored), as long as it starts inside the input or the
+            left padding.
         return_indices: also return the switches.
     Returns:
-        (N, C, H', W') Tensor with H' = floor((H + 2P - D*(K-1) - 1)/S) + 1; with
+        (N, C, H', W') Tensor with H' = floor((H + 2P - D*(K-1) - 1)/S) + 1, or with ceil_mode
+        H' = ceil((H + 2P - D*(K-1) - 1)/S) + 1, less 1 if (H' - 1)*S >= H + P; with
         return_indices, (output, indices) where indices is an int64 Tensor of the output's shape
         holding the flat index h*W + w of each maximum in its input plane (first maximum on ties).
     """
     _check_input("max_pool2d", input)
-    kernel, stride, padding, dilation = _window_args("max_pool2d", kernel_size, stride, padding, dilation, ceil_mode)
-    out, indices = MaxPool2d.apply(input, kernel_size=kernel, stride=stride, padding=padding, dilation=dilation)
+    kernel, stride, padding, dilation = _window_args("max_pool2d", kernel_size, stride, padding, dilation)
+    out, indices = MaxPool2d.apply(input, kernel_size=kernel, stride=stride, padding=padding, dilation=dilation,
+                                   ceil_mode=bool(ceil_mode))
     return (out, indices) if return_indices else out
 
 
@@ -171,16 +171,19 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
         kernel_size: int or pair, >= 1.
         stride: int or pair, >= 1; None means kernel_size.
         padding: int or pair of zeros on each side, at most half the kernel.
-        ceil_mode: only False (floor) is supported.
-        count_include_pad: divide by KH*KW (True) or by the number of real input elements in
-            the window (False).
+        ceil_mode: round the output size up, keeping a last window that may run past the
+            padding, as long as it starts inside the input or the left padding.
+        count_include_pad: divide by the number of window positions inside the padded input
+            (True; KH*KW but for a ceil_mode window running past the padding) or by the number
+            of real input elements in the window (False).
     Returns:
-        (N, C, H', W') Tensor with H' = floor((H + 2P - K)/S) + 1.
+        (N, C, H', W') Tensor with H' = floor((H + 2P - K)/S) + 1, or with ceil_mode
+        H' = ceil((H + 2P - K)/S) + 1, less 1 if (H' - 1)*S >= H + P.
     """
     _check_input("avg_pool2d", input)
-    kernel, stride, padding, _ = _window_args("avg_pool2d", kernel_size, stride, padding, ceil_mode=ceil_mode)
+    kernel, stride, padding, _ = _window_args("avg_pool2d", kernel_size, stride, padding)
     return AvgPool2d.apply(input, kernel_size=kernel, stride=stride, padding=padding,
-                           count_include_pad=bool(count_include_pad))
+                           count_include_pad=bool(count_include_pad), ceil_mode=bool(ceil_mode))
 
 
 def adaptive_avg_pool2d(input, output_size):

@@ -7,6 +7,14 @@ positions, so with padding P on each side and stride S the number of output posi
 
 which for D = 1 is the familiar  W' = (W - F + 2P)/S + 1.  When the kernel does not fit
 (W' < 1) the error spells that formula out with the numbers, so a student sees why.
+
+Pooling may round up instead (PyTorch's ``ceil_mode=True``), keeping one more window when the
+windows leave the end of the padded input uncovered:
+
+    W' = ceil((W + 2P - D*(F-1) - 1) / S) + 1,   then  W' -= 1  if (W' - 1)*S >= W + P
+
+That extra window may run past the right padding; the second rule drops it when it would
+start in the right padding (every window must start inside the input or the left padding).
 """
 
 
@@ -34,20 +42,27 @@ def check_non_negative(value, name, layer):
         raise ValueError(f"{layer}: {name} must be non-negative, got {value}")
 
 
-def output_size(layer, input_hw, kernel, stride, padding, dilation=(1, 1)):
+def output_size(layer, input_hw, kernel, stride, padding, dilation=(1, 1), ceil_mode=False):
     """Output height and width of a sliding-window layer; a clear error when the kernel does not fit.
 
     Args:
         layer: name used in the error message, e.g. ``"conv2d"``.
         input_hw: (H, W) of the unpadded input.
         kernel, stride, padding, dilation: pairs (vertical, horizontal).
+        ceil_mode: round the number of strides up instead of down (pooling only).
     Returns:
-        (H', W') with H' = floor((H + 2*P - D*(F-1) - 1) / S) + 1, likewise W'.
+        (H', W') with H' = floor((H + 2*P - D*(F-1) - 1) / S) + 1, likewise W'; with ceil_mode,
+        H' = ceil(...) + 1, less one when that last window would start at or past H + P.
     """
     out = []
     for axis, size, f, s, p, d in zip(("height", "width"), input_hw, kernel, stride, padding, dilation):
         span = d * (f - 1) + 1
-        n = (size + 2 * p - span) // s + 1
+        if ceil_mode:
+            n = -((span - size - 2 * p) // s) + 1        # ceil(a / s) written as -floor(-a / s)
+            if (n - 1) * s >= size + p:
+                n -= 1
+        else:
+            n = (size + 2 * p - span) // s + 1
         if n < 1:
             letter = "H" if axis == "height" else "W"
             if d == 1:

@@ -8,6 +8,10 @@ Pooling slides a window over every channel plane on its own and summarises it by
 
 so a pool is a reduction over the two kernel axes (i, j), with no loop over output positions.
 
+With ``ceil_mode=True`` the output size rounds up (``kernels.output_size``), so the last window
+may run past the padded input at the bottom or right. The input is then padded further there by
+that overhang (``_pad_for_windows``); those taps are padding like any other.
+
 Max pooling remembers where each maximum came from: the "switches", one flat index h*W + w
 into the (unpadded) input plane per output, exactly PyTorch's ``return_indices`` layout. The
 gradient of a maximum flows only to the element that won, so the backward pass routes every
@@ -24,7 +28,24 @@ import numpy as np
 from minidl import kernels
 
 
-def max_pool2d_forward(x, kernel_size, stride, padding=(0, 0), dilation=(1, 1)):
+def _overhang(input_hw, kernel, stride, padding, dilation, out_hw):
+    """Rows and columns by which the last window runs past the padded input: (0, 0) unless ceil_mode.
+
+    The last window along an axis starts at (H' - 1)*S in the padded input and spans D*(K-1) + 1
+    positions; the padded input holds H + 2P of them.
+    """
+    return tuple(max(0, (o - 1) * s + d * (k - 1) + 1 - (size + 2 * p))
+                 for size, k, s, p, d, o in zip(input_hw, kernel, stride, padding, dilation, out_hw))
+
+
+def _pad_for_windows(x, padding, overhang, value=0.0):
+    """x padded with ``value`` by P on each side, and by ``overhang`` more at the bottom and right."""
+    (ph, pw), (eh, ew) = padding, overhang
+    # pad2d pads both sides alike: pad by P + overhang, then drop the surplus at the top and left.
+    return kernels.pad2d(x, (ph + eh, pw + ew), value)[:, :, eh:, ew:]
+
+
+def max_pool2d_forward(x, kernel_size, stride, padding=(0, 0), dilation=(1, 1), ceil_mode=False):
     """Forward pass of 2-D max pooling; records the switches.
 
     out[n, c, y, x] = max over i, j of xp[n, c, y*SH + i*DH, x*SW + j*DW], where xp is x
@@ -33,26 +54,31 @@ def max_pool2d_forward(x, kernel_size, stride, padding=(0, 0), dilation=(1, 1)):
     Args:
         x: (N, C, H, W) input.
         kernel_size, stride, padding, dilation: pairs of ints (vertical, horizontal).
+        ceil_mode: round H' and W' up; the taps of the extra windows beyond the padded input
+            are padding.
     Returns:
-        out: (N, C, H', W') with H' = floor((H + 2*PH - DH*(KH-1) - 1)/SH) + 1, likewise W'.
+        out: (N, C, H', W') with H' = floor((H + 2*PH - DH*(KH-1) - 1)/SH) + 1, likewise W'
+            (``kernels.output_size`` gives the ceil_mode sizes).
         cache: (switches, x_shape). switches is an int64 array of out's shape holding, for
             every output, the flat index h*W + w into its input plane of the window's maximum.
             On ties the first maximum in row-major window order wins (as in PyTorch).
     Raises:
-        ValueError when the kernel does not fit the padded input, or when a dilated window
+        ValueError when not one window fits (``kernels.output_size``), or when a dilated window
         holds padding only (such a window has no input element to take the maximum of).
     """
     n, c, h, w = x.shape
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel_size, stride, padding, dilation
-    oh, ow = kernels.output_size("max_pool2d", (h, w), kernel_size, stride, padding, dilation)
+    oh, ow = kernels.output_size("max_pool2d", (h, w), kernel_size, stride, padding, dilation, ceil_mode)
+    overhang = _overhang((h, w), kernel_size, stride, padding, dilation, (oh, ow))
 
-    windows = kernels.sliding_windows(kernels.pad2d(x, padding, -np.inf), kernel_size, stride,
-                                      dilation, (oh, ow))
+    xp = _pad_for_windows(x, padding, overhang, -np.inf)
+    windows = kernels.sliding_windows(xp, kernel_size, stride, dilation, (oh, ow))
     taps = windows.reshape(n, c, kh * kw, oh, ow)          # tap t = i*KW + j: row-major window order
     out = taps.max(axis=2)
 
-    # Tap i of output row y reads input row y*SH + i*DH - PH (outside [0, H): padding); columns
-    # likewise. From these come the flat input index of every tap and whether it is real.
+    # Tap i of output row y reads input row y*SH + i*DH - PH (outside [0, H): padding, which
+    # includes the overhang of ceil_mode); columns likewise. From these come the flat input
+    # index of every tap and whether it is real.
     rows = np.arange(oh) * sh + np.arange(kh)[:, None] * dh - ph            # (KH, H')
     cols = np.arange(ow) * sw + np.arange(kw)[:, None] * dw - pw            # (KW, W')
     tap_index = (rows[:, None, :, None] * w + cols[None, :, None, :]).reshape(kh * kw, oh, ow)
@@ -135,38 +161,48 @@ def max_unpool2d_backward(dout, cache):
     return dx.reshape(indices.shape), None
 
 
-def avg_pool2d_forward(x, kernel_size, stride, padding=(0, 0), count_include_pad=True):
+def avg_pool2d_forward(x, kernel_size, stride, padding=(0, 0), count_include_pad=True, ceil_mode=False):
     """Forward pass of 2-D average pooling.
 
     out[n, c, y, x] = (sum over i, j of xp[n, c, y*SH + i, x*SW + j]) / divisor[y, x]
 
-    where xp is x zero-padded and the divisor is KH*KW (count_include_pad=True, PyTorch's
-    default) or the number of real input elements in the window (count_include_pad=False).
+    where xp is x zero-padded and the divisor counts the window's taps: with
+    count_include_pad=True (PyTorch's default) those inside the padded input, which is KH*KW
+    except for a ceil_mode window running past it; with count_include_pad=False only the real
+    input elements.
 
     Args:
         x: (N, C, H, W) input.
         kernel_size, stride, padding: pairs of ints (vertical, horizontal).
         count_include_pad: whether padding zeros count towards the window size.
+        ceil_mode: round H' and W' up; taps of the extra windows beyond the padded input read
+            zeros and never count towards the divisor.
     Returns:
-        out: (N, C, H', W') with H' = floor((H + 2*PH - KH)/SH) + 1, likewise W'.
+        out: (N, C, H', W') with H' = floor((H + 2*PH - KH)/SH) + 1, likewise W'
+            (``kernels.output_size`` gives the ceil_mode sizes).
         cache: (divisor, x_shape, kernel_size, stride, padding, out_hw); divisor is an
             (H', W') array of the window sizes in x's dtype.
     """
     n, c, h, w = x.shape
     (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
-    oh, ow = kernels.output_size("avg_pool2d", (h, w), kernel_size, stride, padding)
+    oh, ow = kernels.output_size("avg_pool2d", (h, w), kernel_size, stride, padding, (1, 1), ceil_mode)
 
+    # A window starting at input row s covers rows [s, s + KH). The padded input is rows
+    # [-PH, H + PH), so min(s + KH, H + PH) - s of the window's rows count with the padding, and
+    # min(s + KH, H) - max(s, 0) are real. A window's count is that of its rows times that of
+    # its columns (PyTorch's rule, also for the ceil_mode windows that run past the padding).
+    row_starts, col_starts = np.arange(oh) * sh - ph, np.arange(ow) * sw - pw
     if count_include_pad:
-        divisor = np.full((oh, ow), kh * kw, dtype=x.dtype)
+        rows = np.minimum(row_starts + kh, h + ph) - row_starts
+        cols = np.minimum(col_starts + kw, w + pw) - col_starts
     else:
-        # A window starting at input row s covers rows [s, s + KH); min(s + KH, H) - max(s, 0)
-        # of them are real. The count of a window is that of its rows times that of its columns.
-        row_starts, col_starts = np.arange(oh) * sh - ph, np.arange(ow) * sw - pw
-        real_rows = np.minimum(row_starts + kh, h) - np.maximum(row_starts, 0)
-        real_cols = np.minimum(col_starts + kw, w) - np.maximum(col_starts, 0)
-        divisor = np.outer(real_rows, real_cols).astype(x.dtype)
+        rows = np.minimum(row_starts + kh, h) - np.maximum(row_starts, 0)
+        cols = np.minimum(col_starts + kw, w) - np.maximum(col_starts, 0)
+    divisor = np.outer(rows, cols).astype(x.dtype)
 
-    windows = kernels.sliding_windows(kernels.pad2d(x, padding), kernel_size, stride, (1, 1), (oh, ow))
+    overhang = _overhang((h, w), kernel_size, stride, padding, (1, 1), (oh, ow))
+    windows = kernels.sliding_windows(_pad_for_windows(x, padding, overhang), kernel_size, stride,
+                                      (1, 1), (oh, ow))
     out = windows.sum(axis=(2, 3)) / divisor
     return out, (divisor, x.shape, kernel_size, stride, padding, (oh, ow))
 
@@ -177,7 +213,9 @@ def avg_pool2d_backward(dout, cache):
     d out[y, x] / d xp[y*SH + i, x*SW + j] = 1 / divisor[y, x] for every tap (i, j), so each
     output sends dout / divisor to every position of its window. Laying that value out as one
     column per window, dx is ``kernels.col2im`` of the columns: col2im adds up the columns
-    where windows overlap and drops what fell on the padding.
+    where windows overlap and drops what fell on the padding. The ceil_mode overhang is padding
+    too: col2im runs on the input grown by the overhang at the bottom and right, which is then
+    cut off.
 
     Args:
         dout: (N, C, H', W') upstream gradient.
@@ -186,11 +224,13 @@ def avg_pool2d_backward(dout, cache):
         dx: (N, C, H, W).
     """
     divisor, x_shape, kernel_size, stride, padding, out_hw = cache
-    n, c = x_shape[:2]
+    n, c, h, w = x_shape
     (kh, kw), (oh, ow) = kernel_size, out_hw
+    eh, ew = _overhang((h, w), kernel_size, stride, padding, (1, 1), out_hw)
     share = dout / divisor                                                   # (N, C, H', W')
     cols = np.broadcast_to(share[:, :, None, None], (n, c, kh, kw, oh, ow)).reshape(n, c * kh * kw, oh * ow)
-    return kernels.col2im(cols, x_shape, kernel_size, stride, padding, (1, 1), out_hw)
+    dx = kernels.col2im(cols, (n, c, h + eh, w + ew), kernel_size, stride, padding, (1, 1), out_hw)
+    return dx[:, :, :h, :w]
 
 
 def _adaptive_bins(size, out_size, dtype):

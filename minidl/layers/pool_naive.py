@@ -9,16 +9,17 @@ import numpy as np
 from minidl import kernels
 
 
-def max_pool2d_naive_forward(x, kernel_size, stride, padding=(0, 0), dilation=(1, 1)):
+def max_pool2d_naive_forward(x, kernel_size, stride, padding=(0, 0), dilation=(1, 1), ceil_mode=False):
     """Loop version of ``max_pool2d_forward``: (N, C, H, W) -> (N, C, H', W'), cache (switches, x_shape).
 
     For every output (n, c, y, x) the window's taps are visited in row-major order; a tap
-    outside the input is padding and is skipped. A tap replaces the best so far only when it is
+    outside the input is padding and is skipped (so is a tap of a ceil_mode window that runs
+    past the padding). A tap replaces the best so far only when it is
     strictly larger, so on ties the first maximum wins (as in PyTorch).
     """
     n, c, h, w = x.shape
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel_size, stride, padding, dilation
-    oh, ow = kernels.output_size("max_pool2d", (h, w), kernel_size, stride, padding, dilation)
+    oh, ow = kernels.output_size("max_pool2d", (h, w), kernel_size, stride, padding, dilation, ceil_mode)
     out = np.zeros((n, c, oh, ow), dtype=x.dtype)
     switches = np.zeros((n, c, oh, ow), dtype=np.int64)
     for b in range(n):
