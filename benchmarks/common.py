@@ -1,0 +1,210 @@
+"""What every benchmark shares: the command line, thread counts, timing, the GEMM peak, Markdown.
+
+The conventions, so that numbers from different runs and modules can be compared:
+- every implementation runs at the same thread count: minidl's Numba and BLAS pools
+  (``minidl.kernels.threads.set_num_threads``) and PyTorch's (``torch.set_num_threads``);
+- float32 everywhere;
+- before any timing, one large matrix product wakes OpenBLAS up (its first calls are slow);
+- each implementation runs once untimed (compiling Numba kernels, filling caches), then all of
+  them take turns for ``--repeats`` rounds, and each reports the median of its rounds. Taking
+  turns means a burst of load from elsewhere on the machine slows every implementation alike.
+"""
+
+import argparse
+import contextlib
+import datetime
+import gc
+import importlib.util
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from minidl.kernels import threads
+from minidl.kernels.backend import use_backend
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# minidl with its fast kernels, minidl with its NumPy reference kernels, and PyTorch on the CPU.
+IMPLS = ("numba", "numpy", "torch")
+MINIDL_IMPLS = ("numba", "numpy")
+
+
+def load_torch():
+    """The torch module, or None when PyTorch is not installed (its columns are then left out)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def parser(description, repeats=7):
+    """The options every benchmark takes; a module adds its own to the returned parser."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--threads", type=int, nargs="+", default=None,
+                   help="thread counts to measure at, one table each (default: 1 and 2, as far "
+                        "as the machine has them)")
+    p.add_argument("--repeats", type=int, default=repeats,
+                   help=f"timed rounds; the median is reported (default {repeats})")
+    p.add_argument("--impls", nargs="+", choices=IMPLS, default=list(IMPLS),
+                   help="implementations to run (default: all; torch only when installed)")
+    p.add_argument("--quick", action="store_true",
+                   help="tiny sizes and one round: checks that the benchmark runs, measures nothing")
+    p.add_argument("--output", type=Path, default=None,
+                   help="also append the Markdown to this file")
+    return p
+
+
+def parse(p, argv):
+    """Parse ``argv`` and settle the defaults that depend on the machine and on --quick."""
+    args = p.parse_args(argv)
+    if args.threads is None:
+        args.threads = sorted({1, min(2, threads.max_threads())})
+    for n in args.threads:
+        if not 1 <= n <= threads.max_threads():
+            p.error(f"--threads must be between 1 and {threads.max_threads()} on this machine, got {n}")
+    if args.quick:
+        args.repeats = 1
+    if args.repeats < 1:
+        p.error(f"--repeats must be at least 1, got {args.repeats}")
+    if "torch" in args.impls and importlib.util.find_spec("torch") is None:
+        args.impls = [impl for impl in args.impls if impl != "torch"]
+    return args
+
+
+def child_env(**variables):
+    """The environment for a benchmark's child process: this one's, with the repository on the
+    module path (so ``benchmarks`` and ``minidl`` import from any folder) and ``variables`` set."""
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return dict(os.environ, PYTHONPATH=path, **variables)
+
+
+def backend(impl):
+    """The context an implementation runs in: minidl's kernel backend, or nothing for PyTorch."""
+    return use_backend(impl) if impl in MINIDL_IMPLS else contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def thread_count(n):
+    """Run minidl (Numba and BLAS) and PyTorch with ``n`` threads inside the block."""
+    torch = load_torch()
+    before = threads.get_num_threads()
+    torch_before = torch.get_num_threads() if torch else None
+    threads.set_num_threads(n)
+    if torch:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        threads.set_num_threads(before)
+        if torch:
+            torch.set_num_threads(torch_before)
+
+
+def gemm_peak(size=2048, repeats=3):
+    """GFLOP/s of a float32 ``size`` x ``size`` matrix product through NumPy's BLAS.
+
+    The first product is the warm-up OpenBLAS needs; the median of the next ``repeats`` is the
+    practical peak a convolution lowered to GEMM can approach at this thread count.
+    """
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((size, size), dtype=np.float32)
+    b = rng.standard_normal((size, size), dtype=np.float32)
+    a @ b
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        seconds.append(time.perf_counter() - start)
+    torch = load_torch()
+    if torch:  # PyTorch has its own BLAS, which wants the same warm-up
+        torch.from_numpy(a) @ torch.from_numpy(b)
+    return 2 * size**3 / statistics.median(seconds) / 1e9
+
+
+def median_ms(cases, repeats):
+    """Median milliseconds of each case's ``run``.
+
+    ``cases`` maps an implementation to ``(prepare, run)``: ``prepare()`` is untimed (clearing
+    gradients, say), ``run()`` is timed. Every case first runs once untimed, then the cases take
+    turns for ``repeats`` rounds.
+    """
+    def once(impl):
+        prepare, run = cases[impl]
+        with backend(impl):
+            prepare()
+            gc.collect()  # so that no collection of an earlier round lands inside the timing
+            start = time.perf_counter()
+            run()
+            return time.perf_counter() - start
+
+    # Whatever exists now (the imported modules above all) is left out of garbage collection,
+    # so the collection before each run only walks the objects the benchmark itself made.
+    gc.freeze()
+    try:
+        for impl in cases:
+            once(impl)
+        times = {impl: [] for impl in cases}
+        for _ in range(repeats):
+            for impl in cases:
+                times[impl].append(once(impl))
+    finally:
+        gc.unfreeze()
+    return {impl: 1e3 * statistics.median(t) for impl, t in times.items()}
+
+
+def geometric_mean(values):
+    return statistics.geometric_mean(values) if values else float("nan")
+
+
+def fmt_ms(ms):
+    return f"{ms:.3f}" if ms < 1 else f"{ms:.2f}" if ms < 100 else f"{ms:.1f}"
+
+
+def fmt_ratio(ratio):
+    return f"{ratio:.2f}x"
+
+
+def markdown_table(headers, rows, text_columns=1):
+    """A Markdown table: the first ``text_columns`` left-aligned, the others (numbers) right-aligned."""
+    aligns = [":---"] * text_columns + ["---:"] * (len(headers) - text_columns)
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(aligns) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def cpu_name():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def header(title, args):
+    """The heading of a report: what ran, where, with which versions and settings."""
+    import numba
+
+    torch = load_torch()
+    versions = f"numpy {np.__version__}, numba {numba.__version__}"
+    if torch:
+        versions += f", torch {torch.__version__}"
+    mode = " (--quick: tiny sizes, a smoke test, not a measurement)" if args.quick else ""
+    return (f"## {title}{mode}\n\n"
+            f"{datetime.date.today()} · {cpu_name()} · {versions} · float32 · "
+            f"median of {args.repeats} after warm-up · implementations: {', '.join(args.impls)}\n")
+
+
+def emit(text, args):
+    """Print ``text`` and append it to --output when given; returns it for callers and tests."""
+    print(text, flush=True)
+    if args.output:
+        with open(args.output, "a") as f:
+            f.write(text + "\n")
+    return text

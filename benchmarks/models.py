@@ -1,0 +1,67 @@
+"""LeNet-5 and a CIFAR ResNet-20, written once for both minidl.nn and torch.nn.
+
+minidl.nn follows torch.nn name for name, so each builder takes the ``nn`` module to build
+with: ``lenet5(minidl.nn)`` and ``lenet5(torch.nn)`` are the same network, with the same
+parameter names, so one's ``state_dict`` loads into the other.
+"""
+
+
+def lenet5(nn, activation="relu", pool="max"):
+    """LeNet-5 for (N, 1, 28, 28) digits -> (N, 10) class scores.
+
+    conv 6@5x5 pad 2 -> act -> pool 2 -> conv 16@5x5 -> act -> pool 2 -> flatten (16*5*5)
+    -> fc 120 -> act -> fc 84 -> act -> fc 10. LeCun's original used tanh and average pooling
+    (``activation="tanh", pool="avg"``); ReLU and max pooling are today's choice.
+    """
+    act = {"relu": nn.ReLU, "tanh": nn.Tanh}[activation]
+    pooling = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}[pool]
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), act(), pooling(2),
+        nn.Conv2d(6, 16, 5), act(), pooling(2),
+        nn.Flatten(),
+        nn.Linear(16 * 5 * 5, 120), act(),
+        nn.Linear(120, 84), act(),
+        nn.Linear(84, 10),
+    )
+
+
+def resnet20(nn, num_classes=10):
+    """ResNet-20 of He et al. (2016, section 4.2) for (N, 3, 32, 32) images -> (N, 10) scores.
+
+    conv 16@3x3 -> BN -> ReLU, then 3 stages of 3 basic blocks with 16, 32 and 64 channels (the
+    first block of stages 2 and 3 halves H and W with stride 2), global average pooling and a
+    linear layer: 1 + 3*3*2 + 1 = 20 weight layers. Where a block changes the shape, its
+    shortcut is a 1x1 convolution with stride 2 and BN (the paper's option B).
+    """
+
+    class BasicBlock(nn.Module):
+        """out = ReLU(BN(conv3x3(ReLU(BN(conv3x3(x))))) + shortcut(x))."""
+
+        def __init__(self, in_channels, out_channels, stride):
+            super().__init__()
+            self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
+            self.bn1 = nn.BatchNorm2d(out_channels)
+            self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
+            self.bn2 = nn.BatchNorm2d(out_channels)
+            if stride != 1 or in_channels != out_channels:
+                self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+                                              nn.BatchNorm2d(out_channels))
+            else:
+                self.shortcut = nn.Identity()
+            self.relu = nn.ReLU()
+
+        def forward(self, x):
+            out = self.relu(self.bn1(self.conv1(x)))
+            out = self.bn2(self.conv2(out))
+            return self.relu(out + self.shortcut(x))
+
+    def stage(in_channels, out_channels, stride):
+        return nn.Sequential(BasicBlock(in_channels, out_channels, stride),
+                             BasicBlock(out_channels, out_channels, 1),
+                             BasicBlock(out_channels, out_channels, 1))
+
+    return nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+        stage(16, 16, 1), stage(16, 32, 2), stage(32, 64, 2),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, num_classes),
+    )

@@ -1,0 +1,107 @@
+"""The benchmarks run and report what they promise. Nothing here is timed: --quick uses tiny
+sizes and one round, so these only check that each benchmark still works with today's code."""
+
+import importlib.util
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def benchmarks_importable(monkeypatch):
+    """The benchmarks package lives at the repository root, beside minidl, not inside it."""
+    monkeypatch.syspath_prepend(str(ROOT))
+
+
+def table_rows(text):
+    """The cells of every body row of the Markdown tables in ``text``."""
+    rows = []
+    for line in text.splitlines():
+        if line.startswith("|:"):
+            rows.pop()  # the line before a separator is the table's header
+        elif line.startswith("| "):
+            rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows
+
+
+def has_torch():
+    return importlib.util.find_spec("torch") is not None
+
+
+def test_conv_reports_every_shape_and_pass(tmp_path):
+    from benchmarks import conv
+
+    output = tmp_path / "results.md"
+    text = conv.main(["--quick", "--threads", "1", "--output", str(output)])
+    shape_rows = [row[0] for row in table_rows(text)]
+    names = ["a", "b", "c", "d", "e", "f", "g_dw", "g_pw", "g", "h"]
+    assert shape_rows == names + names  # forward, then forward+backward
+    assert "float32 GEMM peak" in text
+    if has_torch():
+        assert len(re.findall(r"numba/torch: geometric mean over a-h \d+\.\d+x", text)) == 2
+    assert output.read_text() == text + "\n"
+
+
+def test_conv_flops_count_multiply_adds_twice():
+    from benchmarks.conv import SHAPES
+
+    c = SHAPES["c"]  # 64x64x32x32 -> 64, k3 p1: every output pixel is a 64*3*3 dot product
+    assert c.out_hw() == (32, 32)
+    assert c.forward_flops() == 2 * 64 * 64 * 32 * 32 * 64 * 3 * 3
+    assert SHAPES["f"].out_hw() == (32, 32)  # dilation 2 spans 5 pixels, padding 2 keeps the size
+    assert SHAPES["h"].out_hw() == (55, 55)  # AlexNet: (227 - 11) / 4 + 1
+    assert SHAPES["g_dw"].forward_flops() == 2 * 64 * 64 * 32 * 32 * 3 * 3
+
+
+def test_pool_reports_each_pooling_both_passes():
+    from benchmarks import pool
+
+    rows = table_rows(pool.main(["--quick", "--threads", "1"]))
+    assert [(row[0], row[1]) for row in rows] == [
+        (name, passname) for name in ("max 2x2 s2", "max 3x3 s2", "avg 2x2 s2")
+        for passname in ("forward", "forward+backward")
+    ]
+
+
+def test_train_step_models_agree_across_frameworks():
+    from benchmarks import train_step
+
+    rows = table_rows(train_step.main(["--quick", "--threads", "1"]))
+    assert [row[0] for row in rows] == ["LeNet-5 (ReLU, max pool)", "LeNet-5 (tanh, avg pool)", "ResNet-20"]
+    for row in rows:
+        # The same weights and batch give the same first loss in every implementation.
+        losses = [float(loss) for loss in row[-1].split(" / ")]
+        assert len(losses) == (3 if has_torch() else 2)
+        np.testing.assert_allclose(losses, losses[0], rtol=1e-4)
+
+
+def test_memory_measures_a_rise_in_its_own_process():
+    from benchmarks import memory
+
+    rows = table_rows(memory.main(["--quick", "--threads", "1", "--impls", "numpy"]))
+    assert [row[0] for row in rows] == ["numpy"]
+    increase_mib, baseline_mib = float(rows[0][1]), float(rows[0][2])
+    # The columns of im2col alone: 4 images x 8*3*3 rows x 16*16 columns of float32.
+    assert increase_mib >= 4 * 72 * 256 * 4 / 2**20
+    assert baseline_mib > 10  # an interpreter with NumPy and Numba loaded
+
+
+def test_startup_reports_warm_start_without_notice():
+    from benchmarks import startup
+
+    rows = table_rows(startup.main(["--quick", "--threads", "1", "--impls", "numba", "--cold-repeats", "0"]))
+    assert len(rows) == 1
+    label, runs, inside, process, notice = rows[0]
+    assert (label, runs, notice) == ("numba, warm", "1", "no")
+    assert 0 < float(inside) <= float(process)
+
+
+def test_repeats_must_be_positive():
+    from benchmarks import pool
+
+    with pytest.raises(SystemExit):
+        pool.main(["--repeats", "0"])

@@ -1,0 +1,140 @@
+"""Thread control (one number for Numba's pool and NumPy's BLAS pool) and the first-run notice."""
+
+import importlib.util
+import sys
+
+import numba
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info
+
+from minidl.kernels import threads
+
+
+@pytest.fixture(autouse=True)
+def restore_threads():
+    """Each test leaves the thread count as it found it."""
+    before = threads.get_num_threads()
+    yield
+    threads.set_num_threads(before)
+
+
+def blas_threads():
+    """The thread count of every BLAS library loaded in this process, as the libraries report it."""
+    counts = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+    if not counts:
+        pytest.skip("NumPy's BLAS library is not one threadpoolctl can see")
+    return counts
+
+
+@pytest.mark.parametrize("n", sorted({1, threads.max_threads()}))
+def test_set_num_threads_sets_numba_and_blas(n):
+    threads.set_num_threads(n)
+    assert threads.get_num_threads() == n
+    assert numba.get_num_threads() == n
+    assert blas_threads() == [n] * len(blas_threads())
+
+
+def test_blas_pool_follows_every_change():
+    threads.set_num_threads(1)
+    assert set(blas_threads()) == {1}
+    threads.set_num_threads(threads.max_threads())
+    assert set(blas_threads()) == {threads.max_threads()}
+    # A matrix product still gives the right answer with the pool resized.
+    a = np.arange(12, dtype=np.float64).reshape(3, 4)
+    np.testing.assert_array_equal(a @ a.T, np.einsum("ik,jk->ij", a, a))
+
+
+def test_max_threads_is_numbas_pool_size():
+    assert threads.max_threads() == numba.config.NUMBA_NUM_THREADS >= 1
+
+
+@pytest.mark.parametrize("n", [0, -1])
+def test_set_num_threads_below_one(n):
+    with pytest.raises(ValueError, match=rf"set_num_threads: n must be between 1 and \d+ .*got {n}"):
+        threads.set_num_threads(n)
+
+
+def test_set_num_threads_above_the_machine():
+    too_many = threads.max_threads() + 1
+    with pytest.raises(ValueError, match=rf"between 1 and {too_many - 1} \(the CPUs.*got {too_many}"):
+        threads.set_num_threads(too_many)
+
+
+@pytest.mark.parametrize("n", [1.0, "2", True, None])
+def test_set_num_threads_needs_an_int(n):
+    with pytest.raises(TypeError, match="set_num_threads: n must be an int"):
+        threads.set_num_threads(n)
+
+
+def test_a_rejected_count_changes_nothing():
+    threads.set_num_threads(1)
+    with pytest.raises(ValueError):
+        threads.set_num_threads(threads.max_threads() + 1)
+    assert threads.get_num_threads() == 1
+    assert set(blas_threads()) == {1}
+
+
+# ---------------------------------------------------------------- first-run compile notice
+
+KERNEL_SOURCE = '''
+from numba import njit
+
+
+@njit(cache=True)
+def double(x):
+    return 2 * x
+'''
+
+NOTICE = "minidl: compiling kernels for this machine (first run only"
+
+
+@pytest.fixture
+def kernel_module(tmp_path, monkeypatch):
+    """A module with one cached Numba kernel, its disk cache in an empty NUMBA_CACHE_DIR,
+    and the notice's memory of this process wiped."""
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path / "numba_cache"))
+    monkeypatch.setattr(threads, "_checked_modules", set())
+    monkeypatch.setattr(threads, "_notice_shown", False)
+    path = tmp_path / "toy_kernels.py"
+    path.write_text(KERNEL_SOURCE)
+    spec = importlib.util.spec_from_file_location("toy_kernels", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setitem(sys.modules, "toy_kernels", module)
+    return module
+
+
+def test_cache_dir_is_the_one_numba_writes_to(kernel_module):
+    assert not threads.is_compiled(kernel_module.__file__)
+    assert kernel_module.double(21) == 42
+    assert threads.is_compiled(kernel_module.__file__)
+    [folder] = threads.kernel_cache_dirs(kernel_module.__file__)
+    assert folder.startswith(numba.config.CACHE_DIR)
+
+
+def test_notice_before_the_first_compile_only_once(kernel_module, capsys):
+    threads.compile_notice(kernel_module.__file__, seconds=7)
+    threads.compile_notice(kernel_module.__file__, seconds=7)
+    threads.compile_notice(__file__)  # a second module asking later: still one line in all
+    err = capsys.readouterr().err
+    assert err == "minidl: compiling kernels for this machine (first run only, ~7 s)...\n"
+
+
+def test_no_notice_once_the_kernels_are_on_disk(kernel_module, capsys):
+    kernel_module.double(1)
+    threads.compile_notice(kernel_module.__file__)
+    assert NOTICE not in capsys.readouterr().err
+
+
+def test_notice_for_a_module_still_to_compile_after_a_cached_one(kernel_module, capsys):
+    kernel_module.double(1)
+    threads.compile_notice(kernel_module.__file__)
+    threads.compile_notice(__file__)  # this file holds no cached kernel
+    assert capsys.readouterr().err.startswith(NOTICE)
+
+
+def test_no_notice_when_jit_is_disabled(kernel_module, capsys, monkeypatch):
+    monkeypatch.setattr(numba.config, "DISABLE_JIT", True)
+    threads.compile_notice(kernel_module.__file__)
+    assert capsys.readouterr().err == ""
