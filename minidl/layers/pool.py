@@ -1,16 +1,15 @@
 """Pooling: max pooling with switches, max unpooling, average and adaptive average pooling.
 
-Pooling slides a window over every channel plane on its own and summarises it by one number.
-``kernels.sliding_windows`` gives a view of all windows at once, of shape
-(N, C, KH, KW, H', W') with
+Pooling slides a window over every channel plane on its own and summarises it by one number:
 
-    windows[n, c, i, j, y, x] = xp[n, c, y*SH + i*DH, x*SW + j*DW]
+    out[n, c, y, x] = pool over i, j of xp[n, c, y*SH + i*DH, x*SW + j*DW]
 
-so a pool is a reduction over the two kernel axes (i, j), with no loop over output positions.
+where xp is the padded input. The pairs here check the window settings, work out the output
+size (``kernels.output_size``) and call the pooling kernels of ``minidl.kernels.pool``, which
+exist as readable vectorised NumPy and as fast compiled loops (``minidl.set_backend`` picks).
 
-With ``ceil_mode=True`` the output size rounds up (``kernels.output_size``), so the last window
-may run past the padded input at the bottom or right. The input is then padded further there by
-that overhang (``_pad_for_windows``); those taps are padding like any other.
+With ``ceil_mode=True`` the output size rounds up, so the last window may run past the padded
+input at the bottom or right; its taps there are padding like any other.
 
 Max pooling remembers where each maximum came from: the "switches", one flat index h*W + w
 into the (unpadded) input plane per output, exactly PyTorch's ``return_indices`` layout. The
@@ -26,30 +25,32 @@ windows are products of one interval per axis, so it is two small matrix product
 import numpy as np
 
 from minidl import kernels
+from minidl.kernels import pool as pool_kernels
 
 
-def _overhang(input_hw, kernel, stride, padding, dilation, out_hw):
-    """Rows and columns by which the last window runs past the padded input: (0, 0) unless ceil_mode.
+def _check_every_window_holds_input(input_hw, kernel_size, stride, padding, dilation, out_hw):
+    """Raise unless every max-pool window holds at least one input element.
 
-    The last window along an axis starts at (H' - 1)*S in the padded input and spans D*(K-1) + 1
-    positions; the padded input holds H + 2P of them.
+    A window's taps are all pairs of its rows and its columns, so it holds an input element
+    exactly when one of its rows and one of its columns lie inside the input. Tap i of output y
+    reads position y*S + i*D - P along an axis; only a dilated window can miss the input.
     """
-    return tuple(max(0, (o - 1) * s + d * (k - 1) + 1 - (size + 2 * p))
-                 for size, k, s, p, d, o in zip(input_hw, kernel, stride, padding, dilation, out_hw))
-
-
-def _pad_for_windows(x, padding, overhang, value=0.0):
-    """x padded with ``value`` by P on each side, and by ``overhang`` more at the bottom and right."""
-    (ph, pw), (eh, ew) = padding, overhang
-    # pad2d pads both sides alike: pad by P + overhang, then drop the surplus at the top and left.
-    return kernels.pad2d(x, (ph + eh, pw + ew), value)[:, :, eh:, ew:]
+    for size, k, s, p, d, o in zip(input_hw, kernel_size, stride, padding, dilation, out_hw):
+        positions = np.arange(o)[:, None] * s + np.arange(k) * d - p           # (out, K)
+        if not ((positions >= 0) & (positions < size)).any(axis=1).all():
+            h, w = input_hw
+            raise ValueError(
+                f"max_pool2d: with kernel_size {kernel_size}, dilation {dilation} and padding {padding}, "
+                f"some windows over the {h}x{w} input hold padding only; use less padding or dilation"
+            )
 
 
 def max_pool2d_forward(x, kernel_size, stride, padding=(0, 0), dilation=(1, 1), ceil_mode=False):
     """Forward pass of 2-D max pooling; records the switches.
 
     out[n, c, y, x] = max over i, j of xp[n, c, y*SH + i*DH, x*SW + j*DW], where xp is x
-    padded with -inf (padding never wins against a real element).
+    padded with -inf (padding never wins against a real element), computed by
+    ``pool_kernels.max_pool2d``.
 
     Args:
         x: (N, C, H, W) input.
@@ -66,36 +67,10 @@ def max_pool2d_forward(x, kernel_size, stride, padding=(0, 0), dilation=(1, 1), 
         ValueError when not one window fits (``kernels.output_size``), or when a dilated window
         holds padding only (such a window has no input element to take the maximum of).
     """
-    n, c, h, w = x.shape
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel_size, stride, padding, dilation
-    oh, ow = kernels.output_size("max_pool2d", (h, w), kernel_size, stride, padding, dilation, ceil_mode)
-    overhang = _overhang((h, w), kernel_size, stride, padding, dilation, (oh, ow))
-
-    xp = _pad_for_windows(x, padding, overhang, -np.inf)
-    windows = kernels.sliding_windows(xp, kernel_size, stride, dilation, (oh, ow))
-    taps = windows.reshape(n, c, kh * kw, oh, ow)          # tap t = i*KW + j: row-major window order
-    out = taps.max(axis=2)
-
-    # Tap i of output row y reads input row y*SH + i*DH - PH (outside [0, H): padding, which
-    # includes the overhang of ceil_mode); columns likewise. From these come the flat input
-    # index of every tap and whether it is real.
-    rows = np.arange(oh) * sh + np.arange(kh)[:, None] * dh - ph            # (KH, H')
-    cols = np.arange(ow) * sw + np.arange(kw)[:, None] * dw - pw            # (KW, W')
-    tap_index = (rows[:, None, :, None] * w + cols[None, :, None, :]).reshape(kh * kw, oh, ow)
-    real_rows, real_cols = (rows >= 0) & (rows < h), (cols >= 0) & (cols < w)
-    is_real = (real_rows[:, None, :, None] & real_cols[None, :, None, :]).reshape(kh * kw, oh, ow)
-    if not is_real.any(axis=0).all():
-        raise ValueError(
-            f"max_pool2d: with kernel_size {kernel_size}, dilation {dilation} and padding {padding}, "
-            f"some windows over the {h}x{w} input hold padding only; use less padding or dilation"
-        )
-
-    # The switch is the first real tap holding the maximum (argmax returns the first True).
-    # Padding taps are excluded so that a window whose real elements are all -inf still points
-    # into the input; a NaN makes the maximum NaN (as in PyTorch) and the switch a NaN's index.
-    is_max = (taps == out[:, :, None]) | np.isnan(taps)
-    winner = np.argmax(is_max & is_real, axis=2)                             # (N, C, H', W')
-    switches = tap_index[winner, np.arange(oh)[:, None], np.arange(ow)]
+    h, w = x.shape[2:]
+    out_hw = kernels.output_size("max_pool2d", (h, w), kernel_size, stride, padding, dilation, ceil_mode)
+    _check_every_window_holds_input((h, w), kernel_size, stride, padding, dilation, out_hw)
+    out, switches = pool_kernels.max_pool2d(x, kernel_size, stride, padding, dilation, out_hw)
     return out, (switches, x.shape)
 
 
@@ -104,7 +79,7 @@ def max_pool2d_backward(dout, cache):
 
     Each output is one input element (its switch), so d out / d x is 1 at the switch and 0
     elsewhere: dx[n, c, switch] += dout[n, c, y, x] for every output. Overlapping windows
-    (stride < kernel) can share a switch; their gradients must add up.
+    (stride < kernel) can share a switch; their gradients add up (``pool_kernels.max_pool2d_backward``).
 
     Args:
         dout: (N, C, H', W') upstream gradient.
@@ -113,12 +88,7 @@ def max_pool2d_backward(dout, cache):
         dx: (N, C, H, W).
     """
     switches, x_shape = cache
-    n, c, h, w = x_shape
-    dx = np.zeros((n * c, h * w), dtype=dout.dtype)
-    planes = np.arange(n * c)[:, None]
-    # np.add.at accumulates repeated indices; dx[planes, switches] += dout would keep one of them.
-    np.add.at(dx, (planes, switches.reshape(n * c, -1)), dout.reshape(n * c, -1))
-    return dx.reshape(x_shape)
+    return pool_kernels.max_pool2d_backward(dout, switches, x_shape)
 
 
 def max_unpool2d_forward(x, indices, output_size):
@@ -138,7 +108,8 @@ def max_unpool2d_forward(x, indices, output_size):
     n, c = x.shape[:2]
     oh, ow = output_size
     out = np.zeros((n * c, oh * ow), dtype=x.dtype)
-    out[np.arange(n * c)[:, None], indices.reshape(n * c, -1)] = x.reshape(n * c, -1)
+    pooled = x.shape[2] * x.shape[3]
+    out[np.arange(n * c)[:, None], indices.reshape(n * c, pooled)] = x.reshape(n * c, pooled)
     return out.reshape(n, c, oh, ow), indices
 
 
@@ -156,8 +127,9 @@ def max_unpool2d_backward(dout, cache):
         (dx, None): dx of shape (N, C, H', W'), None for the indices.
     """
     indices = cache
-    n, c = dout.shape[:2]
-    dx = dout.reshape(n * c, -1)[np.arange(n * c)[:, None], indices.reshape(n * c, -1)]
+    n, c, oh, ow = dout.shape
+    pooled = indices.shape[2] * indices.shape[3]
+    dx = dout.reshape(n * c, oh * ow)[np.arange(n * c)[:, None], indices.reshape(n * c, pooled)]
     return dx.reshape(indices.shape), None
 
 
@@ -166,10 +138,10 @@ def avg_pool2d_forward(x, kernel_size, stride, padding=(0, 0), count_include_pad
 
     out[n, c, y, x] = (sum over i, j of xp[n, c, y*SH + i, x*SW + j]) / divisor[y, x]
 
-    where xp is x zero-padded and the divisor counts the window's taps: with
-    count_include_pad=True (PyTorch's default) those inside the padded input, which is KH*KW
-    except for a ceil_mode window running past it; with count_include_pad=False only the real
-    input elements.
+    where xp is x zero-padded and the divisor counts the window's taps
+    (``pool_kernels.avg_pool2d_divisor``): with count_include_pad=True (PyTorch's default)
+    those inside the padded input, which is KH*KW except for a ceil_mode window running past
+    it; with count_include_pad=False only the real input elements.
 
     Args:
         x: (N, C, H, W) input.
@@ -180,42 +152,21 @@ def avg_pool2d_forward(x, kernel_size, stride, padding=(0, 0), count_include_pad
     Returns:
         out: (N, C, H', W') with H' = floor((H + 2*PH - KH)/SH) + 1, likewise W'
             (``kernels.output_size`` gives the ceil_mode sizes).
-        cache: (divisor, x_shape, kernel_size, stride, padding, out_hw); divisor is an
-            (H', W') array of the window sizes in x's dtype.
+        cache: (x_shape, kernel_size, stride, padding, count_include_pad); the backward pass
+            recomputes the (H', W') divisors from them.
     """
-    n, c, h, w = x.shape
-    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
-    oh, ow = kernels.output_size("avg_pool2d", (h, w), kernel_size, stride, padding, (1, 1), ceil_mode)
-
-    # A window starting at input row s covers rows [s, s + KH). The padded input is rows
-    # [-PH, H + PH), so min(s + KH, H + PH) - s of the window's rows count with the padding, and
-    # min(s + KH, H) - max(s, 0) are real. A window's count is that of its rows times that of
-    # its columns (PyTorch's rule, also for the ceil_mode windows that run past the padding).
-    row_starts, col_starts = np.arange(oh) * sh - ph, np.arange(ow) * sw - pw
-    if count_include_pad:
-        rows = np.minimum(row_starts + kh, h + ph) - row_starts
-        cols = np.minimum(col_starts + kw, w + pw) - col_starts
-    else:
-        rows = np.minimum(row_starts + kh, h) - np.maximum(row_starts, 0)
-        cols = np.minimum(col_starts + kw, w) - np.maximum(col_starts, 0)
-    divisor = np.outer(rows, cols).astype(x.dtype)
-
-    overhang = _overhang((h, w), kernel_size, stride, padding, (1, 1), (oh, ow))
-    windows = kernels.sliding_windows(_pad_for_windows(x, padding, overhang), kernel_size, stride,
-                                      (1, 1), (oh, ow))
-    out = windows.sum(axis=(2, 3)) / divisor
-    return out, (divisor, x.shape, kernel_size, stride, padding, (oh, ow))
+    out_hw = kernels.output_size("avg_pool2d", x.shape[2:], kernel_size, stride, padding, (1, 1), ceil_mode)
+    out = pool_kernels.avg_pool2d(x, kernel_size, stride, padding, count_include_pad, out_hw)
+    return out, (x.shape, kernel_size, stride, padding, count_include_pad)
 
 
 def avg_pool2d_backward(dout, cache):
     """Backward pass of ``avg_pool2d_forward``.
 
     d out[y, x] / d xp[y*SH + i, x*SW + j] = 1 / divisor[y, x] for every tap (i, j), so each
-    output sends dout / divisor to every position of its window. Laying that value out as one
-    column per window, dx is ``kernels.col2im`` of the columns: col2im adds up the columns
-    where windows overlap and drops what fell on the padding. The ceil_mode overhang is padding
-    too: col2im runs on the input grown by the overhang at the bottom and right, which is then
-    cut off.
+    output sends dout / divisor to every input element of its window; where windows overlap
+    an element adds up the shares of all of them, and shares falling on the padding (or the
+    ceil_mode overhang) are dropped (``pool_kernels.avg_pool2d_backward``).
 
     Args:
         dout: (N, C, H', W') upstream gradient.
@@ -223,14 +174,8 @@ def avg_pool2d_backward(dout, cache):
     Returns:
         dx: (N, C, H, W).
     """
-    divisor, x_shape, kernel_size, stride, padding, out_hw = cache
-    n, c, h, w = x_shape
-    (kh, kw), (oh, ow) = kernel_size, out_hw
-    eh, ew = _overhang((h, w), kernel_size, stride, padding, (1, 1), out_hw)
-    share = dout / divisor                                                   # (N, C, H', W')
-    cols = np.broadcast_to(share[:, :, None, None], (n, c, kh, kw, oh, ow)).reshape(n, c * kh * kw, oh * ow)
-    dx = kernels.col2im(cols, (n, c, h + eh, w + ew), kernel_size, stride, padding, (1, 1), out_hw)
-    return dx[:, :, :h, :w]
+    x_shape, kernel_size, stride, padding, count_include_pad = cache
+    return pool_kernels.avg_pool2d_backward(dout, x_shape, kernel_size, stride, padding, count_include_pad)
 
 
 def _adaptive_bins(size, out_size, dtype):

@@ -11,8 +11,11 @@ class MaxPool2d(Module):
     """Max over each kH x kW window (``F.max_pool2d``).
 
     Input (N, C, H, W), output (N, C, H', W') with H' = floor((H + 2P - D*(K-1) - 1)/S) + 1;
-    ``stride`` defaults to ``kernel_size``. With ``return_indices=True`` the call returns
-    ``(output, indices)``, the flat per-plane index h*W + w of each maximum, for MaxUnpool2d.
+    ``stride`` defaults to ``kernel_size``. With ``ceil_mode=True`` the division rounds up,
+    H' = ceil((H + 2P - D*(K-1) - 1)/S) + 1, less 1 if the last window would start at or past
+    H + P (in the right padding); that last window may run past the padding, whose taps are
+    ignored. With ``return_indices=True`` the call returns ``(output, indices)``, the flat
+    per-plane index h*W + w of each maximum, for MaxUnpool2d.
     """
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
@@ -56,8 +59,10 @@ class MaxUnpool2d(Module):
 class AvgPool2d(Module):
     """Mean over each kH x kW window (``F.avg_pool2d``).
 
-    Input (N, C, H, W), output (N, C, H', W') with H' = floor((H + 2P - K)/S) + 1. With
-    ``count_include_pad=False`` padded zeros are left out of each mean's denominator.
+    Input (N, C, H, W), output (N, C, H', W') with H' = floor((H + 2P - K)/S) + 1, or with
+    ``ceil_mode=True`` H' = ceil((H + 2P - K)/S) + 1, less 1 if the last window would start at
+    or past H + P; the part of that window past the padding never counts towards its mean. With
+    ``count_include_pad=False`` padded zeros are left out of each mean's denominator too.
     """
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
