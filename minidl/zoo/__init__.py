@@ -1,0 +1,25 @@
+"""Ready-made models, built by name.
+
+    from minidl.zoo import get_model, lenet5
+    model = lenet5()                                 # the same as get_model("lenet5")
+    model = get_model("lenet5", in_channels=3, image_size=32, num_classes=10)
+
+Every builder takes the keywords ``num_classes``, ``in_channels`` and ``image_size``, so that
+``minidl train --model NAME`` can fit any model to any dataset; other keywords are the model's own.
+"""
+
+from minidl.zoo.lenet import LeNet5, lenet5
+
+__all__ = ["MODELS", "get_model", "lenet5", "LeNet5"]
+
+# name -> builder; ``minidl train --model`` offers these names.
+MODELS = {
+    "lenet5": lenet5,
+}
+
+
+def get_model(name, **kwargs):
+    """Build the model registered as ``name`` with the builder's keyword arguments."""
+    if name not in MODELS:
+        raise KeyError(f"get_model: unknown model {name!r}; known models: {', '.join(sorted(MODELS))}")
+    return MODELS[name](**kwargs)

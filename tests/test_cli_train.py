@@ -1,0 +1,113 @@
+"""``minidl train`` writes a complete run folder; ``minidl evaluate`` reproduces its test accuracy;
+``--resume`` finishes an interrupted run with the weights of an uninterrupted one."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from minidl import cli, train
+from minidl.checkpoint import load_checkpoint
+
+RUN_FILES = ("metrics.json", "checkpoint.npz", "curves.png", "confusion.png", "filters.png")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+# A quick version of the default job: LeNet-5 on the built-in MNIST subset, 2 epochs on the
+# first 128 training images (96 to train on, 32 to validate), tested on all 2,000 test images.
+QUICK = ["--epochs", "2", "--limit", "128", "--batch-size", "32", "--val-fraction", "0.25", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "quick"
+    assert cli.main(["train", *QUICK, "--out", str(out)]) == 0
+    return out
+
+
+def test_train_writes_every_file_of_the_run_folder(run_folder):
+    for name in RUN_FILES:
+        assert (run_folder / name).stat().st_size > 0, name
+    for name in RUN_FILES[2:]:
+        assert (run_folder / name).read_bytes()[:8] == PNG_MAGIC, name
+    assert sorted(p.name for p in run_folder.iterdir()) == sorted(RUN_FILES)   # no temporary files left
+
+    metrics = json.loads((run_folder / "metrics.json").read_text())
+    assert metrics["config"] == {**cli.TRAIN_DEFAULTS, "epochs": 2, "batch_size": 32, "limit": 128,
+                                 "val_fraction": 0.25, "lr": 3e-3, "weight_decay": 0.0}
+    assert (metrics["data"]["train_images"], metrics["data"]["val_images"], metrics["data"]["test_images"]) \
+        == (96, 32, 2000)
+    assert set(metrics["history"]) == set(train.HISTORY_KEYS)
+    assert all(len(values) == 2 for values in metrics["history"].values())
+    matrix = np.array(metrics["confusion_matrix"])
+    assert matrix.shape == (10, 10) and matrix.sum() == 2000
+    assert metrics["test_accuracy"] == matrix.trace() / 2000
+    assert metrics["model"] == {"name": "lenet5", "kwargs": {"num_classes": 10, "in_channels": 1, "image_size": 28},
+                                "parameters": 61706}
+    checkpoint = load_checkpoint(run_folder / "checkpoint.npz")
+    assert checkpoint["epoch"] == 2 and checkpoint["run"]["config"] == metrics["config"]
+
+
+def test_evaluate_reproduces_the_test_accuracy_and_prints_the_confusion_matrix(run_folder, capsys):
+    metrics = json.loads((run_folder / "metrics.json").read_text())
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(run_folder / "checkpoint.npz")]) == 0
+    out = capsys.readouterr().out
+    correct = round(metrics["test_accuracy"] * 2000)
+    assert f"accuracy {metrics['test_accuracy']:.4f} ({correct} of 2000 images)" in out
+    rows = [line for line in out.splitlines() if line.startswith(" 0: 0 - zero")]
+    assert len(rows) == 1 and [int(n) for n in rows[0].split()[4:]] == metrics["confusion_matrix"][0]
+
+
+def test_resume_finishes_an_interrupted_run_exactly(run_folder, tmp_path, monkeypatch):
+    class Crash(Exception):
+        pass
+
+    real_save = train.save_checkpoint
+
+    def save_then_crash(path, *objects, **metadata):
+        real_save(path, *objects, **metadata)
+        if metadata["epoch"] == 1:
+            raise Crash   # the process dies right after epoch 1's checkpoint
+
+    with monkeypatch.context() as patch:
+        patch.setattr(train, "save_checkpoint", save_then_crash)
+        with pytest.raises(Crash):
+            cli.main(["train", *QUICK, "--out", str(tmp_path / "interrupted")])
+    assert load_checkpoint(tmp_path / "interrupted" / "checkpoint.npz")["epoch"] == 1
+    assert cli.main(["train", "--resume", str(tmp_path / "interrupted"), "--no-progress"]) == 0
+
+    straight = load_checkpoint(run_folder / "checkpoint.npz")
+    resumed = load_checkpoint(tmp_path / "interrupted" / "checkpoint.npz")
+    assert resumed["epoch"] == 2
+    for key, value in straight["model"].items():
+        assert np.array_equal(resumed["model"][key], value), key
+    metrics = [json.loads((folder / "metrics.json").read_text()) for folder in (run_folder, tmp_path / "interrupted")]
+    assert metrics[0]["test_accuracy"] == metrics[1]["test_accuracy"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--momentum", "0.9"], "--momentum does not apply to the adam optimizer"),
+    (["train", "--val-fraction", "1.5"], r"--val-fraction must be in \[0, 1\), got 1.5"),
+    (["train", "--epochs", "0"], "--epochs must be at least 1, got 0"),
+    (["train", "--patience", "2", "--val-fraction", "0"], "--patience stops on the validation loss"),
+    (["train", "--dataset", "mnist", "--data-root", "{tmp}"], "train-images-idx3-ubyte.gz not found"),
+    (["evaluate", "{tmp}/missing.npz"], "No such file"),
+])
+def test_user_errors_are_reported_in_one_line(tmp_path, monkeypatch, capsys, argv, message):
+    monkeypatch.chdir(tmp_path)   # where the default run folder, runs/..., would go
+    argv = [arg.replace("{tmp}", str(tmp_path)) for arg in argv]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"minidl {argv[0]}: ")
+    assert re.search(message, err), err
+    assert not (tmp_path / "runs").exists()   # a failed start leaves no empty run folder
+
+
+def test_resume_keeps_the_saved_settings_and_runs_are_not_overwritten(run_folder, tmp_path, capsys):
+    assert cli.main(["train", "--resume", str(run_folder), "--lr", "0.1", "--out", str(tmp_path)]) == 2
+    assert "--resume continues the saved run with its own settings and folder; drop --lr, --out" in capsys.readouterr().err
+    assert cli.main(["train", "--out", str(run_folder)]) == 2
+    assert f"{run_folder} already holds a run; continue it with --resume" in capsys.readouterr().err
+    (tmp_path / "notes.txt").write_text("not a checkpoint")
+    assert cli.main(["evaluate", str(tmp_path / "notes.txt")]) == 2
+    assert "notes.txt is not a minidl checkpoint" in capsys.readouterr().err
