@@ -9,12 +9,14 @@ Every builder takes the keywords ``num_classes``, ``in_channels`` and ``image_si
 """
 
 from minidl.zoo.lenet import LeNet5, lenet5
+from minidl.zoo.small_vgg import SmallVGG, small_vgg
 
-__all__ = ["MODELS", "get_model", "lenet5", "LeNet5"]
+__all__ = ["MODELS", "get_model", "lenet5", "LeNet5", "small_vgg", "SmallVGG"]
 
 # name -> builder; ``minidl train --model`` offers these names.
 MODELS = {
     "lenet5": lenet5,
+    "small_vgg": small_vgg,
 }
 
 
