@@ -1,11 +1,47 @@
 """Array kernels: NumPy in, NumPy out, no autograd. The layers in ``minidl.layers`` call these.
 
 - ``shapes``: argument checks and the output-size formula of sliding-window layers
-- ``im2col``: patch extraction (im2col), its adjoint (col2im), padding and window views
+- ``im2col``: patch extraction (im2col), its adjoint (col2im), padding and window views;
+  ``im2col_numba`` holds the compiled twins of im2col and col2im
+- ``depthwise``: depthwise convolution (groups = channels) computed directly, and its gradients
+- ``winograd``: the tile transforms of Winograd's F(2x2, 3x3) for stride-1 3x3 convolutions
+- ``backend``: which twin runs, the NumPy reference or the compiled Numba version
+
+``matmul`` is ``np.matmul`` with a batch of products shared among minidl's threads (see
+``im2col_numba``); it has no twin, as the products are the same under both backends.
+
+Every kernel below that has two implementations is made by ``backend.dispatch``: calling it
+runs the Numba version under the "numba" backend (the default) and the NumPy reference under
+"numpy"; ``kernel.reference`` and ``kernel.fast`` are the two versions themselves.
 """
 
-from minidl.kernels.im2col import col2im, im2col, pad2d, sliding_windows
+from minidl.kernels import depthwise as _depthwise
+from minidl.kernels import im2col_numba as _im2col_numba
+from minidl.kernels import winograd as _winograd
+from minidl.kernels.backend import dispatch, get_backend, set_backend, use_backend
+from minidl.kernels.im2col import col2im as _col2im_reference
+from minidl.kernels.im2col import im2col as _im2col_reference
+from minidl.kernels.im2col import pad2d, sliding_windows
+from minidl.kernels.im2col_numba import matmul
 from minidl.kernels.shapes import check_non_negative, check_positive, output_size, pair
+from minidl.kernels.winograd import winograd_tiles, winograd_weight, winograd_weight_grad
+
+im2col = dispatch(_im2col_reference, _im2col_numba.im2col)
+col2im = dispatch(_col2im_reference, _im2col_numba.col2im)
+
+depthwise_conv2d = dispatch(_depthwise.depthwise_conv2d_reference, _depthwise.depthwise_conv2d_fast)
+depthwise_conv2d_input_grad = dispatch(_depthwise.depthwise_conv2d_input_grad_reference,
+                                       _depthwise.depthwise_conv2d_input_grad_fast)
+depthwise_conv2d_weight_grad = dispatch(_depthwise.depthwise_conv2d_weight_grad_reference,
+                                        _depthwise.depthwise_conv2d_weight_grad_fast)
+
+winograd_input = dispatch(_winograd.winograd_input_reference, _winograd.winograd_input_fast)
+winograd_output = dispatch(_winograd.winograd_output_reference, _winograd.winograd_output_fast)
+winograd_output_grad = dispatch(_winograd.winograd_output_grad_reference, _winograd.winograd_output_grad_fast)
+winograd_input_grad = dispatch(_winograd.winograd_input_grad_reference, _winograd.winograd_input_grad_fast)
 
 __all__ = ["col2im", "im2col", "pad2d", "sliding_windows", "check_non_negative", "check_positive",
-           "output_size", "pair"]
+           "output_size", "pair", "depthwise_conv2d", "depthwise_conv2d_input_grad",
+           "depthwise_conv2d_weight_grad", "winograd_tiles", "winograd_weight", "winograd_weight_grad",
+           "winograd_input", "winograd_output", "winograd_output_grad", "winograd_input_grad",
+           "matmul", "dispatch", "get_backend", "set_backend", "use_backend"]

@@ -10,7 +10,12 @@ from. Where windows overlap (stride < kernel) a position receives the sum of all
 read it, which is exactly the gradient of the copy.
 
 Both work on a padded input. Row order of the columns is (c, kh, kw), matching an OIHW weight
-reshaped to (F, C*KH*KW).
+reshaped to (F, C*KH*KW). Because the channel comes first, the rows of channel block g (a group
+of a grouped convolution) are one contiguous block of rows.
+
+These are the readable reference versions; ``im2col_numba`` holds the fast twins that run by
+default. Both accept ``out=``, a preallocated result array that a layer reuses from call to
+call instead of allocating a new large matrix each time.
 """
 
 import numpy as np
@@ -41,26 +46,32 @@ def sliding_windows(xp, kernel, stride, dilation, out_hw):
     )
 
 
-def im2col(x, kernel, stride, padding, dilation, out_hw):
+def im2col(x, kernel, stride, padding, dilation, out_hw, out=None):
     """Columns of every receptive field of ``x``.
 
     Args:
         x: (N, C, H, W) input, unpadded.
         kernel, stride, padding, dilation: pairs; out_hw: (H', W') from ``shapes.output_size``.
+        out: optional (N, C*KH*KW, H'*W') array to write the columns into.
     Returns:
-        cols: (N, C*KH*KW, H'*W'), a contiguous copy.
+        cols: (N, C*KH*KW, H'*W'), a contiguous copy (``out`` when given).
     """
     n, c = x.shape[:2]
     windows = sliding_windows(pad2d(x, padding), kernel, stride, dilation, out_hw)
-    return windows.reshape(n, c * kernel[0] * kernel[1], out_hw[0] * out_hw[1])
+    cols = windows.reshape(n, c * kernel[0] * kernel[1], out_hw[0] * out_hw[1])
+    if out is None:
+        return cols
+    out[...] = cols
+    return out
 
 
-def col2im(cols, x_shape, kernel, stride, padding, dilation, out_hw):
+def col2im(cols, x_shape, kernel, stride, padding, dilation, out_hw, out=None):
     """Adjoint of ``im2col``: add every column back onto the input positions it came from.
 
     Args:
         cols: (N, C*KH*KW, H'*W').
         x_shape: (N, C, H, W) of the unpadded input.
+        out: optional (N, C, H, W) array to write dx into.
     Returns:
         dx: (N, C, H, W); position (h, w) holds the sum over all windows and taps that read it.
     """
@@ -75,4 +86,8 @@ def col2im(cols, x_shape, kernel, stride, padding, dilation, out_hw):
             rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
             columns = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
             dxp[:, :, rows, columns] += taps[:, :, i, j]
-    return dxp[:, :, ph:ph + h, pw:pw + w]
+    dx = dxp[:, :, ph:ph + h, pw:pw + w]
+    if out is None:
+        return dx
+    out[...] = dx
+    return out

@@ -1,4 +1,4 @@
-"""Convolution and transposed convolution as im2col + matrix product.
+"""Convolution and transposed convolution: im2col + matrix product, and two faster special cases.
 
 Convolution (really cross-correlation, as in every deep-learning library) of an input x of
 shape (N, C, H, W) with filters w of shape (F, C/G, KH, KW) computes
@@ -19,6 +19,30 @@ the weight to (G, F/G, C/G*KH*KW) turns the G convolutions into one batched matm
 convolution is the case G = C (each channel is filtered on its own); a 1x1 convolution is
 KH = KW = 1, a matrix product over channels at every pixel.
 
+Choosing the algorithm. ``conv2d_forward`` computes the same convolution in one of three ways,
+picked by ``conv2d_algorithm`` (or forced with ``algorithm=``); they differ in speed and memory:
+
+- "depthwise" when groups = C: a direct loop over the kernel taps, each adding a scaled,
+  shifted copy of the input (``kernels.depthwise_conv2d``). im2col would copy every input value
+  KH*KW times only for matrix products too small (M x KH*KW) to pay for the copies.
+- "winograd" for 3x3 kernels with stride 1 (any padding and dilation) and at least
+  WINOGRAD_MIN_CHANNELS input and output channels per group: Winograd's F(2x2, 3x3) gets every
+  2x2 block of outputs with 16 multiplications instead of 36 and still runs them as matrix
+  products (``minidl.kernels.winograd`` explains it). With few channels those products are
+  small and the tile transforms cost more than they save.
+- "im2col" for everything else. A 1x1 kernel with stride 1 and no padding needs no im2col at
+  all: its columns are the input itself.
+
+Memory. The columns of a whole batch are big: N*C*KH*KW*H'*W' numbers, nine times the input for
+a 3x3 kernel (151 MB for 64 images of 64 x 32 x 32). So the batch is processed in chunks of
+images whose scratch buffers (the columns, or Winograd's transformed tiles) fit in
+SCRATCH_BYTES, one buffer reused for every chunk. The cache keeps the input x, not the columns:
+backward builds them again, chunk by chunk. That costs one more im2col (a copy, cheap next to
+the matrix products) and spares holding all the columns from forward to backward.
+
+The batches of matrix products go through ``kernels.matmul``: ``np.matmul`` with the products
+of a batch shared among minidl's threads.
+
 The transposed convolution is the adjoint of this map: its forward pass is conv2d's backward
 pass for the input, and its backward pass for the input is a plain conv2d.
 """
@@ -27,8 +51,82 @@ import numpy as np
 
 from minidl import kernels
 
+ALGORITHMS = ("auto", "im2col", "winograd", "depthwise")
+# Largest scratch buffer of one chunk of images (columns, or Winograd's V and M).
+SCRATCH_BYTES = 16 * 2**20
+# Winograd pays off once the matrix products are large enough next to the tile transforms.
+WINOGRAD_MIN_CHANNELS = 16
 
-def conv2d_forward(x, weight, bias, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+
+def conv2d_algorithm(x_shape, weight_shape, stride, groups):
+    """The algorithm ``algorithm="auto"`` uses: "depthwise", "winograd" or "im2col".
+
+    See the module docstring for why; every algorithm gives the same result up to rounding.
+    """
+    f, c_per_group, kh, kw = weight_shape
+    if groups == x_shape[1]:
+        return "depthwise"
+    if (kh, kw) == (3, 3) and stride == (1, 1) and min(c_per_group, f // groups) >= WINOGRAD_MIN_CHANNELS:
+        return "winograd"
+    return "im2col"
+
+
+def _check_algorithm(algorithm, x_shape, weight_shape, stride, groups):
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"conv2d: algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+    if algorithm == "depthwise" and groups != x_shape[1]:
+        raise ValueError(
+            f"conv2d: algorithm='depthwise' needs groups equal to the number of input channels, "
+            f"got groups={groups} for {x_shape[1]} channels"
+        )
+    if algorithm == "winograd" and (weight_shape[2:] != (3, 3) or stride != (1, 1)):
+        raise ValueError(
+            f"conv2d: algorithm='winograd' needs a 3x3 kernel and stride 1, got kernel "
+            f"{weight_shape[2:]} and stride {stride}"
+        )
+
+
+def _chunks(n, bytes_per_image):
+    """Slices of the batch, each of as many images as fit in SCRATCH_BYTES (at least one)."""
+    size = max(1, min(n, SCRATCH_BYTES // max(1, bytes_per_image)))
+    return [slice(start, min(start + size, n)) for start in range(0, n, size)], size
+
+
+def _is_pointwise(kernel, stride, padding):
+    return kernel == (1, 1) and stride == (1, 1) and padding == (0, 0)
+
+
+def _columns(x, kernel, stride, padding, dilation, out_hw):
+    """Yield (images, cols): a slice of the batch and its columns, (images, C*KH*KW, H'*W').
+
+    The columns of every chunk go into the same buffer, overwritten by the next chunk.
+    """
+    n, c = x.shape[:2]
+    if _is_pointwise(kernel, stride, padding):
+        yield slice(0, n), x.reshape(n, c, -1)           # the columns are the input: no copy
+        return
+    rows, length = c * kernel[0] * kernel[1], out_hw[0] * out_hw[1]
+    chunks, size = _chunks(n, rows * length * x.itemsize)
+    buffer = np.empty(size * rows * length, dtype=x.dtype)
+    for images in chunks:
+        count = images.stop - images.start
+        cols = buffer[:count * rows * length].reshape(count, rows, length)
+        yield images, kernels.im2col(x[images], kernel, stride, padding, dilation, out_hw, out=cols)
+
+
+def _winograd_chunks(x, filters, dilation, tiles):
+    """Chunks of the batch, and two reused buffers big enough for V (16, C, T) and M (16, F, T)
+    of the largest chunk; T = images * tiles_per_image."""
+    n, c = x.shape[:2]
+    tiles_per_image = dilation[0] * dilation[1] * tiles[0] * tiles[1]
+    chunks, size = _chunks(n, 16 * (c + filters) * tiles_per_image * x.itemsize)
+    v_buffer = np.empty(16 * c * size * tiles_per_image, dtype=x.dtype)
+    m_buffer = np.empty(16 * filters * size * tiles_per_image, dtype=x.dtype)
+    return chunks, tiles_per_image, v_buffer, m_buffer
+
+
+def conv2d_forward(x, weight, bias, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
+                   algorithm="auto"):
     """Forward pass of a 2-D convolution.
 
     Args:
@@ -38,27 +136,57 @@ def conv2d_forward(x, weight, bias, stride=(1, 1), padding=(0, 0), dilation=(1, 
         stride, padding, dilation: pairs of ints (vertical, horizontal); padding is added on
             both sides of each axis.
         groups: number of channel blocks; C and F must both be multiples of it.
+        algorithm: "auto" (``conv2d_algorithm`` decides), "im2col", "winograd" (3x3 kernels,
+            stride 1) or "depthwise" (groups = C). All compute the same numbers up to rounding.
     Returns:
         out: (N, F, H', W') with H' = floor((H + 2*PH - DH*(KH-1) - 1)/SH) + 1, likewise W'.
-        cache: (x_shape, cols, weight, has_bias, stride, padding, dilation, groups, out_hw),
-            where cols = im2col(x) of shape (N, C*KH*KW, H'*W') are the receptive fields the
-            backward pass multiplies dout with.
+        cache: (x, weight, has_bias, stride, padding, dilation, groups, out_hw, algorithm):
+            the input itself, from which backward rebuilds the columns (or tiles) it needs.
     Raises:
-        ValueError from ``kernels.output_size`` when the kernel does not fit the padded input.
+        ValueError from ``kernels.output_size`` when the kernel does not fit the padded input,
+        and when ``algorithm`` is unknown or does not apply to this convolution.
     """
     n, c, h, w = x.shape
     f, _, kh, kw = weight.shape
     out_hw = kernels.output_size("conv2d", (h, w), (kh, kw), stride, padding, dilation)
+    _check_algorithm(algorithm, x.shape, weight.shape, stride, groups)
+    if algorithm == "auto":
+        algorithm = conv2d_algorithm(x.shape, weight.shape, stride, groups)
 
-    cols = kernels.im2col(x, (kh, kw), stride, padding, dilation, out_hw)
-    cols_by_group = cols.reshape(n, groups, -1, out_hw[0] * out_hw[1])    # (N, G, C/G*KH*KW, L)
-    w_by_group = weight.reshape(groups, f // groups, -1)                   # (G, F/G, C/G*KH*KW)
-    out = np.matmul(w_by_group, cols_by_group).reshape(n, f, *out_hw)      # (N, G, F/G, L) -> (N, F, H', W')
+    out = np.empty((n, f, *out_hw), dtype=x.dtype)
+    if algorithm == "depthwise":
+        kernels.depthwise_conv2d(x, weight, stride, padding, dilation, out_hw, out=out)
+    elif algorithm == "winograd":
+        _winograd_forward(x, weight, padding, dilation, groups, out)
+    else:
+        # out = W @ cols for each image, per group: (G, F/G, C/G*KH*KW) @ (G, C/G*KH*KW, L).
+        w_by_group = weight.reshape(groups, f // groups, -1)
+        out_by_group = out.reshape(n, groups, f // groups, -1)
+        for images, cols in _columns(x, (kh, kw), stride, padding, dilation, out_hw):
+            cols_by_group = cols.reshape(len(cols), groups, -1, cols.shape[-1])
+            kernels.matmul(w_by_group, cols_by_group, out=out_by_group[images])
     if bias is not None:
-        out = out + bias.reshape(1, f, 1, 1)
+        out += bias.reshape(1, f, 1, 1)
 
-    cache = (x.shape, cols, weight, bias is not None, stride, padding, dilation, groups, out_hw)
+    cache = (x, weight, bias is not None, stride, padding, dilation, groups, out_hw, algorithm)
     return out, cache
+
+
+def _winograd_forward(x, weight, padding, dilation, groups, out):
+    """out = A^T [U[ab] @ V[ab]] A with U the filters' and V the input tiles' transforms."""
+    n, c = x.shape[:2]
+    f = weight.shape[0]
+    tiles = kernels.winograd_tiles(out.shape[2:], dilation)
+    u = kernels.winograd_weight(weight).reshape(16, groups, f // groups, -1)   # (16, G, F/G, C/G)
+    chunks, tiles_per_image, v_buffer, m_buffer = _winograd_chunks(x, f, dilation, tiles)
+    for images in chunks:
+        t = (images.stop - images.start) * tiles_per_image
+        v = kernels.winograd_input(x[images], padding, dilation, tiles,
+                                   out=v_buffer[:16 * c * t].reshape(16, c, t))
+        m = m_buffer[:16 * f * t].reshape(16, f, t)
+        # M[ab] = U[ab] @ V[ab] for the 16 positions (a, b) of a tile, per group.
+        kernels.matmul(u, v.reshape(16, groups, -1, t), out=m.reshape(16, groups, -1, t))
+        kernels.winograd_output(m, out.shape[2:], dilation, out=out[images])
 
 
 def conv2d_backward(dout, cache):
@@ -70,25 +198,77 @@ def conv2d_backward(dout, cache):
     Returns:
         dx: (N, C, H, W); dw: (F, C/groups, KH, KW); db: (F,), or None when there was no bias.
     """
-    x_shape, cols, weight, has_bias, stride, padding, dilation, groups, out_hw = cache
-    n = x_shape[0]
-    f, _, kh, kw = weight.shape
-    dout_by_group = dout.reshape(n, groups, f // groups, -1)               # (N, G, F/G, L)
-    cols_by_group = cols.reshape(n, groups, -1, dout_by_group.shape[-1])   # (N, G, C/G*KH*KW, L)
-    w_by_group = weight.reshape(groups, f // groups, -1)                   # (G, F/G, C/G*KH*KW)
+    x, weight, has_bias, stride, padding, dilation, groups, out_hw, algorithm = cache
+    dout = np.ascontiguousarray(dout)
 
     # Each output adds b[f] once: db = sum of dout over N, H', W'.
     db = dout.sum(axis=(0, 2, 3)) if has_bias else None
 
-    # out = W @ cols, so dW = dout @ cols^T, summed over the batch (the filters are shared).
-    dw = np.matmul(dout_by_group, cols_by_group.swapaxes(-1, -2)).sum(axis=0).reshape(weight.shape)
-
-    # d(cols) = W^T @ dout; col2im adds each column back onto the pixels it was read from.
-    # Together this is a "full" convolution of dout with the flipped kernel: every input pixel
-    # collects dout from every output whose window covered it, weighted by the tap that read it.
-    dcols = np.matmul(w_by_group.swapaxes(-1, -2), dout_by_group).reshape(cols.shape)
-    dx = kernels.col2im(dcols, x_shape, (kh, kw), stride, padding, dilation, out_hw)
+    if algorithm == "depthwise":
+        # dx: every tap scatters w * dout back onto the input positions it read (a "full"
+        # convolution of dout with the flipped kernel); dw: dout correlated with the input.
+        dx = kernels.depthwise_conv2d_input_grad(dout, weight, x.shape, stride, padding, dilation)
+        dw = kernels.depthwise_conv2d_weight_grad(dout, x, weight.shape, stride, padding, dilation)
+    elif algorithm == "winograd":
+        dx, dw = _winograd_backward(dout, x, weight, padding, dilation, groups)
+    else:
+        dx, dw = _im2col_backward(dout, x, weight, stride, padding, dilation, groups, out_hw)
     return dx, dw, db
+
+
+def _im2col_backward(dout, x, weight, stride, padding, dilation, groups, out_hw):
+    """dx and dw from the columns, rebuilt chunk by chunk."""
+    n = x.shape[0]
+    f, _, kh, kw = weight.shape
+    w_by_group = weight.reshape(groups, f // groups, -1)                   # (G, F/G, C/G*KH*KW)
+    dout_by_group = dout.reshape(n, groups, f // groups, -1)               # (N, G, F/G, L)
+    dx = np.empty(x.shape, dtype=dout.dtype)
+    dw = np.zeros(w_by_group.shape, dtype=dout.dtype)
+    for images, cols in _columns(x, (kh, kw), stride, padding, dilation, out_hw):
+        cols_by_group = cols.reshape(len(cols), groups, -1, cols.shape[-1])  # (images, G, C/G*KH*KW, L)
+
+        # out = W @ cols, so dW = dout @ cols^T, summed over the images (the filters are shared).
+        # Added image by image, so that the sum is the same whatever the chunks.
+        dw_by_image = np.empty((len(cols), *dw.shape), dtype=dw.dtype)
+        kernels.matmul(dout_by_group[images], cols_by_group.swapaxes(-1, -2), out=dw_by_image)
+        for dw_n in dw_by_image:
+            dw += dw_n
+
+        # d(cols) = W^T @ dout; col2im adds each column back onto the pixels it was read from.
+        # Together this is a "full" convolution of dout with the flipped kernel: every input pixel
+        # collects dout from every output whose window covered it, weighted by the tap that read it.
+        if _is_pointwise((kh, kw), stride, padding):
+            # The columns are x itself, and col2im of a 1x1 kernel is the identity.
+            kernels.matmul(w_by_group.swapaxes(-1, -2), dout_by_group, out=dx.reshape(cols_by_group.shape))
+        else:
+            # The columns are no longer needed: d(cols) takes their buffer.
+            kernels.matmul(w_by_group.swapaxes(-1, -2), dout_by_group[images], out=cols_by_group)
+            kernels.col2im(cols, x[images].shape, (kh, kw), stride, padding, dilation, out_hw, out=dx[images])
+    return dx, dw.reshape(weight.shape)
+
+
+def _winograd_backward(dout, x, weight, padding, dilation, groups):
+    """The 16 products of the forward pass, transposed (see ``minidl.kernels.winograd``)."""
+    n, c = x.shape[:2]
+    f = weight.shape[0]
+    tiles = kernels.winograd_tiles(dout.shape[2:], dilation)
+    u = kernels.winograd_weight(weight).reshape(16, groups, f // groups, -1)   # (16, G, F/G, C/G)
+    du = np.zeros(u.shape, dtype=dout.dtype)
+    dx = np.empty(x.shape, dtype=dout.dtype)
+    chunks, tiles_per_image, v_buffer, dm_buffer = _winograd_chunks(x, f, dilation, tiles)
+    for images in chunks:
+        t = (images.stop - images.start) * tiles_per_image
+        v = kernels.winograd_input(x[images], padding, dilation, tiles,
+                                   out=v_buffer[:16 * c * t].reshape(16, c, t))
+        dm = kernels.winograd_output_grad(dout[images], dilation, out=dm_buffer[:16 * f * t].reshape(16, f, t))
+        v_by_group, dm_by_group = v.reshape(16, groups, -1, t), dm.reshape(16, groups, -1, t)
+        # M[ab] = U[ab] @ V[ab], so dU[ab] = dM[ab] @ V[ab]^T (summed over the tiles) ...
+        du += kernels.matmul(dm_by_group, v_by_group.swapaxes(-1, -2), out=np.empty_like(du))
+        # ... and dV[ab] = U[ab]^T @ dM[ab], written over V, which is no longer needed.
+        kernels.matmul(u.swapaxes(-1, -2), dm_by_group, out=v_by_group)
+        kernels.winograd_input_grad(v, x[images].shape, padding, dilation, tiles, out=dx[images])
+    dw = kernels.winograd_weight_grad(du.reshape(16, f, -1))
+    return dx, dw
 
 
 def conv_transpose2d_output_size(input_hw, kernel, stride, padding, output_padding, dilation):

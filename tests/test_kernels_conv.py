@@ -1,0 +1,352 @@
+"""The convolution kernels: compiled twins against the NumPy references, and the algorithms of conv2d.
+
+Every fast kernel must give what its NumPy twin gives (float64, 1e-10) on hypothesis-drawn
+configurations: batch 1..2, odd and even sizes, non-square kernels, stride 1..3, padding 0..2,
+dilation 1..3, channel multipliers for depthwise. conv2d's three algorithms (im2col,
+depthwise, Winograd) must agree with each other on both backends, and processing the batch in
+chunks must not change the result.
+"""
+
+import re
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from minidl import kernels
+from minidl.gradcheck import gradcheck
+from minidl.layers import conv
+from minidl.layers.conv import conv2d_algorithm, conv2d_backward, conv2d_forward
+
+BACKENDS = ("numba", "numpy")
+ALGORITHMS = ("im2col", "depthwise", "winograd")
+
+
+def assert_close(actual, expected, atol=1e-10):
+    assert actual.shape == expected.shape and actual.dtype == expected.dtype
+    np.testing.assert_allclose(actual, expected, atol=atol, rtol=0)
+
+
+def random(shape, seed=0, dtype=np.float64):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+# ---------------------------------------------------------------------------- configurations
+
+
+@dataclass
+class Window:
+    """A sliding-window configuration: input (N, C, H, W), kernel, stride, padding, dilation."""
+
+    x_shape: tuple
+    kernel: tuple
+    stride: tuple
+    padding: tuple
+    dilation: tuple
+
+    @property
+    def out_hw(self):
+        return kernels.output_size("test", self.x_shape[2:], self.kernel, self.stride, self.padding, self.dilation)
+
+    def args(self):
+        return self.kernel, self.stride, self.padding, self.dilation, self.out_hw
+
+
+@st.composite
+def windows(draw, kernel=None, stride=None):
+    """A Window whose kernel fits the padded input (sizes up to 7, so odd and even ones)."""
+    kernel = kernel or draw(st.tuples(st.integers(1, 3), st.integers(1, 3)))
+    stride = stride or draw(st.tuples(st.integers(1, 3), st.integers(1, 3)))
+    padding = draw(st.tuples(st.integers(0, 2), st.integers(0, 2)))
+    dilation = draw(st.tuples(st.integers(1, 3), st.integers(1, 3)))
+    spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+    h, w = (draw(st.integers(max(1, span - 2 * p), 7)) for span, p in zip(spans, padding))
+    return Window((draw(st.integers(1, 2)), draw(st.integers(1, 4)), h, w), kernel, stride, padding, dilation)
+
+
+winograd_windows = windows(kernel=(3, 3), stride=(1, 1))
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    with kernels.use_backend(request.param):
+        yield request.param
+
+
+# ---------------------------------------------------------------------------- im2col / col2im
+
+
+@given(window=windows())
+def test_im2col_and_col2im_twins_agree(window):
+    x = random(window.x_shape)
+    cols = kernels.im2col.fast(x, *window.args())
+    assert_close(cols, kernels.im2col.reference(x, *window.args()))
+    dcols = random(cols.shape, seed=1)
+    assert_close(kernels.col2im.fast(dcols, x.shape, *window.args()),
+                 kernels.col2im.reference(dcols, x.shape, *window.args()))
+
+
+@given(window=windows())
+def test_col2im_is_the_adjoint_of_im2col(window):
+    # <im2col(x), y> = <x, col2im(y)>: col2im adds every column back where im2col copied it from.
+    x = random(window.x_shape)
+    y = random((window.x_shape[0], window.x_shape[1] * np.prod(window.kernel), np.prod(window.out_hw)), seed=1)
+    np.testing.assert_allclose(np.sum(kernels.im2col.fast(x, *window.args()) * y),
+                               np.sum(x * kernels.col2im.fast(y, x.shape, *window.args())), atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("version", ["reference", "fast"])
+def test_im2col_and_col2im_write_into_out_and_keep_float32(version):
+    window = Window((2, 3, 5, 6), (3, 2), (2, 1), (1, 1), (1, 2))
+    x = random(window.x_shape, dtype=np.float32)
+    cols = np.full((2, 3 * 3 * 2, np.prod(window.out_hw)), np.nan, dtype=np.float32)
+    assert getattr(kernels.im2col, version)(x, *window.args(), out=cols) is cols
+    assert_close(cols, kernels.im2col.reference(x, *window.args()), atol=0)
+    dx = np.full(x.shape, np.nan, dtype=np.float32)
+    assert getattr(kernels.col2im, version)(cols, x.shape, *window.args(), out=dx) is dx
+    assert_close(dx, kernels.col2im.reference(cols, x.shape, *window.args()), atol=1e-6)
+
+
+@pytest.mark.parametrize("out, fragment", [
+    (np.empty((2, 27, 24)), "shape (2, 27, 25), got float64 array of shape (2, 27, 24)"),
+    (np.empty((2, 27, 25), dtype=np.float32), "got float32 array of shape (2, 27, 25)"),
+    (np.empty((2, 25, 27)).transpose(0, 2, 1), "(not contiguous)"),
+])
+def test_fast_kernels_refuse_an_out_array_that_does_not_fit(out, fragment):
+    with pytest.raises(ValueError, match="im2col: out must be a C-contiguous .*" + re.escape(fragment)):
+        kernels.im2col.fast(np.zeros((2, 3, 5, 5)), (3, 3), (1, 1), (1, 1), (1, 1), (5, 5), out=out)
+
+
+# ---------------------------------------------------------------------------- depthwise
+
+
+@st.composite
+def depthwise_configs(draw):
+    """A Window and the channel multiplier M (F = M*C filters, filter f reading channel f // M)."""
+    return draw(windows()), draw(st.integers(1, 3))
+
+
+@given(config=depthwise_configs())
+def test_depthwise_twins_agree(config):
+    window, multiplier = config
+    n, c = window.x_shape[:2]
+    x, w = random(window.x_shape), random((c * multiplier, 1, *window.kernel), seed=1)
+    stride, padding, dilation = window.stride, window.padding, window.dilation
+    out = kernels.depthwise_conv2d.fast(x, w, stride, padding, dilation, window.out_hw)
+    assert_close(out, kernels.depthwise_conv2d.reference(x, w, stride, padding, dilation, window.out_hw))
+
+    dout = random(out.shape, seed=2)
+    assert_close(kernels.depthwise_conv2d_input_grad.fast(dout, w, x.shape, stride, padding, dilation),
+                 kernels.depthwise_conv2d_input_grad.reference(dout, w, x.shape, stride, padding, dilation))
+    assert_close(kernels.depthwise_conv2d_weight_grad.fast(dout, x, w.shape, stride, padding, dilation),
+                 kernels.depthwise_conv2d_weight_grad.reference(dout, x, w.shape, stride, padding, dilation))
+
+
+@given(config=depthwise_configs())
+def test_depthwise_reference_is_one_convolution_per_channel(config):
+    # Filter f alone on channel f // M is an ordinary single-channel convolution.
+    window, multiplier = config
+    c = window.x_shape[1]
+    x, w = random(window.x_shape), random((c * multiplier, 1, *window.kernel), seed=1)
+    options = dict(stride=window.stride, padding=window.padding, dilation=window.dilation)
+    out = kernels.depthwise_conv2d.reference(x, w, window.stride, window.padding, window.dilation, window.out_hw)
+    for f in range(c * multiplier):
+        channel = x[:, f // multiplier:f // multiplier + 1]
+        expected, _ = conv2d_forward(channel, w[f:f + 1], None, algorithm="im2col", **options)
+        assert_close(out[:, f:f + 1], expected)
+
+
+# ---------------------------------------------------------------------------- Winograd
+
+
+def tiles_of(window):
+    return kernels.winograd_tiles(window.out_hw, window.dilation)
+
+
+def winograd_arrays(window):
+    """The input, and the shape (16, C, T) of its transformed tiles: T = N * DH*DW * TH*TW."""
+    n, c = window.x_shape[:2]
+    return random(window.x_shape), (16, c, n * np.prod(window.dilation) * np.prod(tiles_of(window)))
+
+
+@given(window=winograd_windows)
+def test_winograd_twins_agree(window):
+    x, v_shape = winograd_arrays(window)
+    tiles, padding, dilation = tiles_of(window), window.padding, window.dilation
+    assert_close(kernels.winograd_input.fast(x, padding, dilation, tiles),
+                 kernels.winograd_input.reference(x, padding, dilation, tiles))
+
+    m = random((16, 3, v_shape[2]), seed=1)
+    assert_close(kernels.winograd_output.fast(m, window.out_hw, dilation),
+                 kernels.winograd_output.reference(m, window.out_hw, dilation))
+
+    dout = random((window.x_shape[0], 3, *window.out_hw), seed=2)
+    assert_close(kernels.winograd_output_grad.fast(dout, dilation),
+                 kernels.winograd_output_grad.reference(dout, dilation))
+
+    dv = random(v_shape, seed=3)
+    assert_close(kernels.winograd_input_grad.fast(dv, x.shape, padding, dilation, tiles),
+                 kernels.winograd_input_grad.reference(dv, x.shape, padding, dilation, tiles))
+
+
+@given(window=winograd_windows)
+def test_winograd_backward_transforms_are_adjoints_of_the_forward_ones(window):
+    # <T(a), b> = <a, T*(b)> for each pair: the input transform and dx, the output transform
+    # and dM, the filter transform and dw. That is what makes the backward pass exact.
+    x, v_shape = winograd_arrays(window)
+    tiles, padding, dilation = tiles_of(window), window.padding, window.dilation
+    dv = random(v_shape, seed=1)
+    np.testing.assert_allclose(np.sum(kernels.winograd_input.fast(x, padding, dilation, tiles) * dv),
+                               np.sum(x * kernels.winograd_input_grad.fast(dv, x.shape, padding, dilation, tiles)),
+                               atol=1e-10, rtol=0)
+    m, dout = random((16, 3, v_shape[2]), seed=2), random((x.shape[0], 3, *window.out_hw), seed=3)
+    np.testing.assert_allclose(np.sum(kernels.winograd_output.fast(m, window.out_hw, dilation) * dout),
+                               np.sum(m * kernels.winograd_output_grad.fast(dout, dilation)), atol=1e-10, rtol=0)
+    w, du = random((3, x.shape[1], 3, 3), seed=4), random((16, 3, x.shape[1]), seed=5)
+    np.testing.assert_allclose(np.sum(kernels.winograd_weight(w) * du), np.sum(w * kernels.winograd_weight_grad(du)),
+                               atol=1e-10, rtol=0)
+
+
+def test_winograd_of_one_tile_is_the_textbook_formula():
+    # Y = A^T [(G g G^T) * (B^T d B)] A equals the 2x2 "valid" correlation of d with g.
+    d, g = random((1, 1, 4, 4)), random((1, 1, 3, 3), seed=1)
+    u = kernels.winograd_weight(g)
+    v = kernels.winograd_input.reference(d, (0, 0), (1, 1), (1, 1))
+    y = kernels.winograd_output.reference(u * v, (2, 2), (1, 1))
+    expected = [[np.sum(d[0, 0, i:i + 3, j:j + 3] * g[0, 0]) for j in range(2)] for i in range(2)]
+    np.testing.assert_allclose(y[0, 0], expected, atol=1e-12, rtol=0)
+
+
+# ---------------------------------------------------------------------------- conv2d algorithms
+
+
+@st.composite
+def algorithm_configs(draw):
+    """(algorithm, x_shape, w_shape, options): a convolution that ``algorithm`` can compute."""
+    algorithm = draw(st.sampled_from(ALGORITHMS))
+    kernel = (3, 3) if algorithm == "winograd" else None
+    stride = (1, 1) if algorithm == "winograd" else None
+    window = draw(windows(kernel=kernel, stride=stride))
+    n, c = window.x_shape[:2]
+    if algorithm == "depthwise":
+        groups, filters = c, c * draw(st.integers(1, 2))
+    else:
+        groups = draw(st.sampled_from([g for g in (1, 2) if c % g == 0]))
+        filters = groups * draw(st.integers(1, 2))
+    options = dict(stride=window.stride, padding=window.padding, dilation=window.dilation, groups=groups)
+    return algorithm, window.x_shape, (filters, c // groups, *window.kernel), options
+
+
+def forward_backward(algorithm, x, w, b, options):
+    out, cache = conv2d_forward(x, w, b, algorithm=algorithm, **options)
+    return (out, *conv2d_backward(random(out.shape, seed=3, dtype=out.dtype), cache))
+
+
+@given(config=algorithm_configs())
+def test_every_algorithm_agrees_with_im2col_on_both_backends(config):
+    algorithm, x_shape, w_shape, options = config
+    x, w, b = random(x_shape), random(w_shape, seed=1), random(w_shape[:1], seed=2)
+    with kernels.use_backend("numpy"):
+        expected = forward_backward("im2col", x, w, b, options)
+    for backend in BACKENDS:
+        with kernels.use_backend(backend):
+            for result, reference in zip(forward_backward(algorithm, x, w, b, options), expected):
+                assert_close(result, reference)
+
+
+@pytest.mark.parametrize("backend_name", BACKENDS)
+@settings(max_examples=10)
+@given(config=algorithm_configs())
+def test_every_algorithm_passes_gradcheck(backend_name, config):
+    algorithm, x_shape, w_shape, options = config
+    arrays = [random(x_shape), random(w_shape, seed=1), random(w_shape[:1], seed=2)]
+    with kernels.use_backend(backend_name):
+        assert gradcheck((conv2d_forward, conv2d_backward), arrays, options=dict(options, algorithm=algorithm))
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_every_algorithm_keeps_float32_and_matches_float64(backend, algorithm):
+    # Winograd's transforms add and subtract more numbers than a direct sum: check that
+    # float32 still agrees with float64 as closely as the PyTorch parity tests demand.
+    c, groups = (16, 16) if algorithm == "depthwise" else (16, 1)
+    x, w, b = random((2, c, 9, 8)), random((16, c // groups, 3, 3), seed=1) / 4, random(16, seed=2)
+    options = dict(stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=groups)
+    results = forward_backward(algorithm, *(a.astype(np.float32) for a in (x, w, b)), options)
+    for result, reference in zip(results, forward_backward("im2col", x, w, b, options)):
+        assert result.dtype == np.float32
+        np.testing.assert_allclose(result, reference, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("algorithm, w_shape, options", [
+    ("im2col", (4, 3, 3, 2), dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=1)),
+    ("im2col", (6, 1, 1, 1), dict(stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=3)),
+    ("winograd", (4, 3, 3, 3), dict(stride=(1, 1), padding=(2, 1), dilation=(2, 1), groups=1)),
+    ("depthwise", (6, 1, 3, 3), dict(stride=(1, 2), padding=(1, 1), dilation=(1, 1), groups=3)),
+], ids=["im2col", "pointwise", "winograd", "depthwise"])
+def test_chunks_of_the_batch_give_the_unchunked_result(backend, monkeypatch, algorithm, w_shape, options):
+    x, w, b = random((5, 3, 7, 6)), random(w_shape, seed=1), random(w_shape[:1], seed=2)
+    whole_batch = forward_backward(algorithm, x, w, b, options)
+    monkeypatch.setattr(conv, "SCRATCH_BYTES", 1)      # one image per chunk
+    for chunked, whole in zip(forward_backward(algorithm, x, w, b, options), whole_batch):
+        assert_close(chunked, whole, atol=1e-12)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two threads")
+@pytest.mark.parametrize("algorithm, w_shape, groups", [
+    ("im2col", (16, 16, 3, 3), 1), ("im2col", (16, 16, 1, 1), 1), ("winograd", (16, 8, 3, 3), 2),
+    ("depthwise", (32, 1, 3, 3), 16),
+])
+def test_threads_share_the_work_without_changing_the_result(algorithm, w_shape, groups):
+    # Large enough for the kernels and matrix products to split their work among threads.
+    x, w, b = random((4, 16, 32, 32)), random(w_shape, seed=1), random(w_shape[:1], seed=2)
+    options = dict(stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=groups)
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one_thread = forward_backward(algorithm, x, w, b, options)
+        numba.set_num_threads(2)
+        for result, expected in zip(forward_backward(algorithm, x, w, b, options), one_thread):
+            assert_close(result, expected, atol=1e-10)
+    finally:
+        numba.set_num_threads(threads)
+
+
+def test_the_cache_keeps_the_input_not_the_columns():
+    # Backward rebuilds the columns chunk by chunk: nothing in the cache is larger than x.
+    x, w = random((4, 3, 8, 8)), random((5, 3, 3, 3), seed=1)
+    _, cache = conv2d_forward(x, w, None, padding=(1, 1))
+    arrays = [a for a in cache if isinstance(a, np.ndarray)]
+    assert any(a is x for a in arrays) and max(a.size for a in arrays) == x.size
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, groups, expected", [
+    ((2, 8, 9, 9), (8, 1, 3, 3), (1, 1), 8, "depthwise"),
+    ((2, 8, 9, 9), (16, 1, 5, 5), (2, 2), 8, "depthwise"),
+    ((2, 16, 9, 9), (16, 16, 3, 3), (1, 1), 1, "winograd"),
+    ((2, 32, 9, 9), (32, 16, 3, 3), (1, 1), 2, "winograd"),
+    ((2, 8, 9, 9), (16, 8, 3, 3), (1, 1), 1, "im2col"),        # too few channels for Winograd
+    ((2, 16, 9, 9), (16, 16, 3, 3), (2, 2), 1, "im2col"),      # stride 2
+    ((2, 16, 9, 9), (16, 16, 5, 5), (1, 1), 1, "im2col"),      # 5x5 kernel
+    ((2, 16, 9, 9), (32, 16, 1, 1), (1, 1), 1, "im2col"),      # pointwise
+])
+def test_auto_picks_the_algorithm(x_shape, w_shape, stride, groups, expected):
+    assert conv2d_algorithm(x_shape, w_shape, stride, groups) == expected
+
+
+@pytest.mark.parametrize("algorithm, w_shape, stride, groups, message", [
+    ("fft", (4, 2, 3, 3), (1, 1), 1,
+     "conv2d: algorithm must be one of ('auto', 'im2col', 'winograd', 'depthwise'), got 'fft'"),
+    ("winograd", (4, 2, 5, 5), (1, 1), 1,
+     "conv2d: algorithm='winograd' needs a 3x3 kernel and stride 1, got kernel (5, 5) and stride (1, 1)"),
+    ("winograd", (4, 2, 3, 3), (2, 2), 1,
+     "conv2d: algorithm='winograd' needs a 3x3 kernel and stride 1, got kernel (3, 3) and stride (2, 2)"),
+    ("depthwise", (4, 1, 3, 3), (1, 1), 1,
+     "conv2d: algorithm='depthwise' needs groups equal to the number of input channels, got groups=1 for 2 channels"),
+])
+def test_an_algorithm_that_does_not_apply_is_refused(algorithm, w_shape, stride, groups, message):
+    x = np.zeros((1, 2, 6, 6))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        conv2d_forward(x, np.zeros(w_shape), None, stride=stride, groups=groups, algorithm=algorithm)
