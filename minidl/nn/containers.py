@@ -18,7 +18,21 @@ def _index(idx, length, container):
     return idx % length
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """What Sequential and ModuleList share: a length, iteration in order, and ``append``."""
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class Sequential(_ModuleSequence):
     """Modules applied one after another: ``Sequential(a, b, c)(x) = c(b(a(x)))``.
 
     Built from modules (named "0", "1", ...) or from one OrderedDict of ``name -> module``.
@@ -45,23 +59,13 @@ class Sequential(Module):
         name = list(self._modules)[_index(idx, len(self), "Sequential")]
         setattr(self, name, module)
 
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
     def forward(self, x):
         for module in self:
             x = module(x)
         return x
 
 
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of modules whose parameters are registered (a plain Python list would hide them).
 
     It has no ``forward``: the owning module decides how to call its entries.
@@ -79,16 +83,6 @@ class ModuleList(Module):
 
     def __setitem__(self, idx, module):
         setattr(self, str(_index(idx, len(self), "ModuleList")), module)
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
 
     def extend(self, modules):
         for module in modules:
