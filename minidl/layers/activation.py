@@ -13,16 +13,23 @@ def relu_forward(x):
     """out = max(x, 0).
 
     Shapes: x any shape; out the same shape.
-    Cache: the boolean mask x > 0.
+    Cache: out itself (out > 0 exactly where x > 0, so no separate mask is kept).
+
+    ``np.maximum`` rather than ``np.where(x > 0, x, 0)``: it is one vectorised pass and, like
+    PyTorch, lets a NaN through instead of hiding it as 0.
     """
-    positive = x > 0
-    return np.where(positive, x, 0), positive
+    out = np.maximum(x, 0)
+    return out, out
 
 
 def relu_backward(dout, cache):
-    """dx = dout where x > 0, else 0. At x = 0 the gradient is taken as 0, as in PyTorch."""
-    positive = cache
-    return np.where(positive, dout, 0)
+    """dx = dout where x > 0, else 0. At x = 0 the gradient is taken as 0, as in PyTorch.
+
+    Written as dout * (out > 0), a multiply by the 0/1 mask, which NumPy runs several times
+    faster than ``np.where`` on a boolean mask.
+    """
+    out = cache
+    return dout * (out > 0)
 
 
 def leaky_relu_forward(x, negative_slope=0.01):

@@ -11,16 +11,14 @@ In training the mean and (biased) variance come from the batch, and running esti
 updated for later use; in evaluation the running estimates are used instead, which makes the
 layer a fixed per-channel affine map.
 Arguments are assumed valid: ``minidl.functional.batch_norm`` checks them.
+
+Each pass over the activations (the per-channel moments, the affine maps, the two sums of the
+backward pass) is a kernel in ``minidl.kernels.channels``, which has a plain NumPy twin.
 """
 
 import numpy as np
 
-
-def _channel_layout(ndim):
-    """The axes a statistic is taken over (all but axis 1), and the shape that broadcasts a (C,)
-    vector against an input of ``ndim`` dimensions: (1, C) or (1, C, 1) or (1, C, 1, 1)."""
-    axes = (0,) + tuple(range(2, ndim))
-    return axes, (1, -1) + (1,) * (ndim - 2)
+from minidl import kernels
 
 
 def batch_norm_forward(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
@@ -42,10 +40,8 @@ def batch_norm_forward(x, gamma, beta, running_mean, running_var, training, mome
         cache: (xhat, std, gamma, has_beta, training) with xhat the normalised input (x's
             shape), std = sqrt(var + eps) of shape (C,) and has_beta whether beta was given.
     """
-    axes, channel = _channel_layout(x.ndim)
     if training:
-        mean = x.mean(axis=axes)
-        var = x.var(axis=axes)  # biased (divides by M): the variance of this batch itself
+        mean, var = kernels.channel_moments(x)  # biased var (divides by M): this batch's own
         count = x.size // x.shape[1]
         if running_mean is not None:
             running_mean *= 1 - momentum
@@ -57,10 +53,13 @@ def batch_norm_forward(x, gamma, beta, running_mean, running_var, training, mome
         mean = running_mean.astype(x.dtype, copy=False)
         var = running_var.astype(x.dtype, copy=False)
     std = np.sqrt(var + eps)
-    xhat = (x - mean.reshape(channel)) / std.reshape(channel)
-    out = xhat if gamma is None else gamma.reshape(channel) * xhat
-    if beta is not None:
-        out = out + beta.reshape(channel)
+    zeros = np.zeros_like(std)
+    xhat = kernels.channel_affine(x, mean, 1 / std, zeros)  # (x - mean) / std, one pass
+    if gamma is None and beta is None:
+        out = xhat
+    else:
+        out = kernels.channel_affine(xhat, zeros, np.ones_like(std) if gamma is None else gamma,
+                                     zeros if beta is None else beta)
     return out, (xhat, std, gamma, beta is not None, training)
 
 
@@ -86,13 +85,10 @@ def batch_norm_backward(dout, cache):
         beta was None.
     """
     xhat, std, gamma, has_beta, training = cache
-    axes, channel = _channel_layout(dout.ndim)
-    dbeta = dout.sum(axis=axes)
-    dgamma = (dout * xhat).sum(axis=axes)
-    scale = (1 if gamma is None else gamma.reshape(channel)) / std.reshape(channel)
+    dbeta, dgamma = kernels.channel_sums(dout, xhat)
+    scale = (1 if gamma is None else gamma) / std
     if training:
-        count = dout.size // dout.shape[1]
-        dx = (scale / count) * (count * dout - dbeta.reshape(channel) - xhat * dgamma.reshape(channel))
+        dx = kernels.batch_norm_input_grad(dout, xhat, dbeta, dgamma, scale)
     else:
-        dx = scale * dout
+        dx = kernels.channel_affine(dout, np.zeros_like(std), scale, np.zeros_like(std))
     return dx, None if gamma is None else dgamma, dbeta if has_beta else None

@@ -1,0 +1,158 @@
+"""Per-channel statistics and per-channel affine maps of (N, C, ...) arrays: batch norm's kernels.
+
+Batch normalisation reads and writes whole activation tensors several times per step: the
+mean and variance of each channel, the normalised input, the output, and in backward two sums
+and the input gradient. Written with NumPy broadcasting each of those is a separate pass with
+a temporary array (``x.var`` alone makes three); the compiled twins do each in one pass over
+contiguous rows, with float64 accumulators for the sums.
+
+Every function takes arrays of shape (N, C) or (N, C, L) or (N, C, H, W); "channel c" means
+every entry with index c on axis 1, and the per-channel vectors have shape (C,).
+
+- ``channel_moments(x)`` -> (mean, var): each channel's mean and biased variance.
+- ``channel_sums(a, b)`` -> (sum a, sum a*b): two per-channel sums (batch norm's dbeta, dgamma).
+- ``channel_affine(x, center, scale, shift)``: out = (x - center[c]) * scale[c] + shift[c], in
+  x's dtype. The centre is subtracted first: x and the mean may be close, and x/std - mean/std
+  would lose the digits that (x - mean)/std keeps.
+- ``batch_norm_input_grad(dout, xhat, dbeta, dgamma, scale)``: batch norm's training-mode
+  dx = (scale[c] / M) * (M * dout - dbeta[c] - xhat * dgamma[c]), M values per channel. The
+  bracket is kept as one expression: for tiny batches its terms nearly cancel, and multiplying
+  each by the (possibly huge) scale first would turn rounding noise into visible error.
+"""
+
+import numpy as np
+from numba import njit
+
+from minidl.kernels.im2col_numba import launch, result_array
+
+
+def _reduced_axes(x):
+    return (0,) + tuple(range(2, x.ndim))
+
+
+def _per_channel(vector, x):
+    """A (C,) vector in x's dtype, shaped to broadcast along axis 1 of x."""
+    return np.asarray(vector, dtype=x.dtype).reshape((1, -1) + (1,) * (x.ndim - 2))
+
+
+# ---------------------------------------------------------------------------- NumPy references
+def channel_moments_reference(x):
+    """Mean and biased variance (dividing by the count N*L) of each channel."""
+    axes = _reduced_axes(x)
+    return x.mean(axis=axes), x.var(axis=axes)
+
+
+def channel_sums_reference(a, b):
+    """sum(a) and sum(a * b) over each channel."""
+    axes = _reduced_axes(a)
+    return a.sum(axis=axes), (a * b).sum(axis=axes)
+
+
+def channel_affine_reference(x, center, scale, shift):
+    """(x - center[c]) * scale[c] + shift[c], broadcast along axis 1."""
+    return (x - _per_channel(center, x)) * _per_channel(scale, x) + _per_channel(shift, x)
+
+
+def batch_norm_input_grad_reference(dout, xhat, dbeta, dgamma, scale):
+    """(scale[c] / M) * (M * dout - dbeta[c] - xhat * dgamma[c]) with M = dout.size / C."""
+    count = dout.size // dout.shape[1]
+    bracket = count * dout - _per_channel(dbeta, dout) - xhat * _per_channel(dgamma, dout)
+    return _per_channel(np.asarray(scale) / count, dout) * bracket
+
+
+# ---------------------------------------------------------------------------- compiled twins
+def _rows(x):
+    """x as a C-contiguous (N, C, L) array (a view when x already is contiguous)."""
+    x = np.ascontiguousarray(x)
+    return x.reshape(x.shape[0], x.shape[1], -1)
+
+
+@njit(cache=True, nogil=True)
+def _moments(x, mean, var, start, stop):
+    n, _, length = x.shape
+    count = n * length
+    for c in range(start, stop):
+        total = 0.0
+        for i in range(n):
+            for k in range(length):
+                total += x[i, c, k]
+        m = total / count
+        squares = 0.0
+        for i in range(n):
+            for k in range(length):
+                d = x[i, c, k] - m
+                squares += d * d
+        mean[c] = m
+        var[c] = squares / count
+
+
+@njit(cache=True, nogil=True)
+def _sums(a, b, sum_a, sum_ab, start, stop):
+    n, _, length = a.shape
+    for c in range(start, stop):
+        total, dot = 0.0, 0.0
+        for i in range(n):
+            for k in range(length):
+                total += a[i, c, k]
+                dot += a[i, c, k] * b[i, c, k]
+        sum_a[c] = total
+        sum_ab[c] = dot
+
+
+@njit(cache=True, nogil=True)
+def _affine(x, center, scale, shift, out, start, stop):
+    channels, length = x.shape[1], x.shape[2]
+    for plane in range(start, stop):
+        i, c = plane // channels, plane % channels
+        m, s, t = center[c], scale[c], shift[c]
+        for k in range(length):
+            out[i, c, k] = (x[i, c, k] - m) * s + t
+
+
+@njit(cache=True, nogil=True)
+def _input_grad(dout, xhat, dbeta, dgamma, gain, out, start, stop):
+    channels, length = dout.shape[1], dout.shape[2]
+    count = dout.shape[0] * length
+    for plane in range(start, stop):
+        i, c = plane // channels, plane % channels
+        b, g, k = dbeta[c], dgamma[c], gain[c]
+        for j in range(length):
+            out[i, c, j] = k * (count * dout[i, c, j] - b - xhat[i, c, j] * g)
+
+
+def channel_moments_fast(x):
+    """Compiled twin of ``channel_moments_reference``."""
+    rows = _rows(x)
+    mean, var = np.empty(x.shape[1]), np.empty(x.shape[1])
+    launch(__file__, _moments, x.shape[1], x.size, rows, mean, var)
+    return mean.astype(x.dtype), var.astype(x.dtype)
+
+
+def channel_sums_fast(a, b):
+    """Compiled twin of ``channel_sums_reference``."""
+    sum_a, sum_ab = np.empty(a.shape[1]), np.empty(a.shape[1])
+    launch(__file__, _sums, a.shape[1], a.size, _rows(a), _rows(b.astype(a.dtype, copy=False)), sum_a, sum_ab)
+    return sum_a.astype(a.dtype), sum_ab.astype(a.dtype)
+
+
+def channel_affine_fast(x, center, scale, shift):
+    """Compiled twin of ``channel_affine_reference``."""
+    out = result_array(None, x.shape, x.dtype, "channel_affine")
+    vectors = [_vector(v, x.dtype) for v in (center, scale, shift)]
+    launch(__file__, _affine, x.shape[0] * x.shape[1], x.size, _rows(x), *vectors, _rows(out))
+    return out
+
+
+def batch_norm_input_grad_fast(dout, xhat, dbeta, dgamma, scale):
+    """Compiled twin of ``batch_norm_input_grad_reference``."""
+    out = result_array(None, dout.shape, dout.dtype, "batch_norm_input_grad")
+    count = dout.size // dout.shape[1]
+    vectors = [_vector(v, dout.dtype) for v in (dbeta, dgamma, np.asarray(scale) / count)]
+    launch(__file__, _input_grad, dout.shape[0] * dout.shape[1], dout.size, _rows(dout),
+           _rows(xhat.astype(dout.dtype, copy=False)), *vectors, _rows(out))
+    return out
+
+
+def _vector(values, dtype):
+    """A per-channel vector as a 1-D array of the data's dtype (the compiled loops need one dtype)."""
+    return np.asarray(values, dtype=dtype).reshape(-1)

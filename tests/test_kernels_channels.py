@@ -1,0 +1,83 @@
+"""The compiled per-channel kernels (batch norm's passes) equal their NumPy twins.
+
+Shapes are drawn by hypothesis: (N, C), (N, C, L) and (N, C, H, W) with batch 1, one channel,
+odd sizes; values normal with a per-channel offset (so a mean is there to subtract).
+"""
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+import minidl as md
+import minidl.functional as F
+from minidl import kernels
+from minidl.gradcheck import gradcheck
+from minidl.kernels import channels
+
+shapes = st.one_of(
+    st.tuples(st.integers(1, 5), st.integers(1, 4)),
+    st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(1, 7)),
+    st.tuples(st.integers(1, 3), st.integers(1, 4), st.integers(1, 6), st.integers(1, 6)),
+)
+seeds = st.integers(0, 2**16)
+
+
+def draw(shape, seed, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    offset = rng.uniform(-3, 3, size=shape[1]).reshape((1, -1) + (1,) * (len(shape) - 2))
+    return (rng.standard_normal(shape) + offset).astype(dtype), rng
+
+
+@given(shape=shapes, seed=seeds)
+def test_moments_equal_the_twin(shape, seed):
+    x, _ = draw(shape, seed)
+    for fast, reference in zip(channels.channel_moments_fast(x), channels.channel_moments_reference(x)):
+        np.testing.assert_allclose(fast, reference, rtol=1e-10, atol=1e-10)
+
+
+@given(shape=shapes, seed=seeds)
+def test_sums_equal_the_twin(shape, seed):
+    a, rng = draw(shape, seed)
+    b = rng.standard_normal(shape)
+    for fast, reference in zip(channels.channel_sums_fast(a, b), channels.channel_sums_reference(a, b)):
+        np.testing.assert_allclose(fast, reference, rtol=1e-10, atol=1e-10)
+
+
+@given(shape=shapes, seed=seeds)
+def test_affine_and_input_grad_equal_the_twins(shape, seed):
+    x, rng = draw(shape, seed)
+    xhat = rng.standard_normal(shape)
+    center, scale, shift, dbeta, dgamma = rng.standard_normal((5, shape[1]))
+    np.testing.assert_allclose(channels.channel_affine_fast(x, center, scale, shift),
+                               channels.channel_affine_reference(x, center, scale, shift), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(channels.batch_norm_input_grad_fast(x, xhat, dbeta, dgamma, scale),
+                               channels.batch_norm_input_grad_reference(x, xhat, dbeta, dgamma, scale),
+                               rtol=1e-10, atol=1e-10)
+
+
+def test_float32_stays_float32_in_every_kernel():
+    x, rng = draw((4, 3, 5, 5), 0, np.float32)
+    vector = np.ones(3)  # float64 per-channel vectors must not upcast the result
+    for impl in ("reference", "fast"):
+        moments = getattr(kernels.channel_moments, impl)(x)
+        sums = getattr(kernels.channel_sums, impl)(x, x)
+        affine = getattr(kernels.channel_affine, impl)(x, vector, vector, vector)
+        grad = getattr(kernels.batch_norm_input_grad, impl)(x, x, vector, vector, vector)
+        assert all(a.dtype == np.float32 for a in (*moments, *sums, affine, grad)), impl
+
+
+def test_moments_of_a_large_offset_channel_keep_their_digits():
+    """Two-pass moments: a channel at 1e4 with spread 1 still gets its variance right."""
+    x, _ = draw((8, 2, 16, 16), 1)
+    x = (x + 1e4).astype(np.float32)
+    mean, var = channels.channel_moments_fast(x)
+    np.testing.assert_allclose(var, x.astype(np.float64).var(axis=(0, 2, 3)), rtol=1e-4)
+
+
+@given(shape=st.tuples(st.integers(2, 3), st.integers(1, 3), st.integers(1, 4), st.integers(1, 4)), seed=seeds)
+def test_batch_norm_gradients_hold_on_both_backends(shape, seed):
+    x, rng = draw(shape, seed)
+    gamma, beta = rng.standard_normal((2, shape[1]))
+    for backend in ("numpy", "numba"):
+        with md.use_backend(backend):
+            assert gradcheck(lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True), [x, gamma, beta])
