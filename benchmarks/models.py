@@ -2,8 +2,12 @@
 
 minidl.nn follows torch.nn name for name, so each builder takes the ``nn`` module to build
 with: ``lenet5(minidl.nn)`` and ``lenet5(torch.nn)`` are the same network, with the same
-parameter names, so one's ``state_dict`` loads into the other.
+parameter names, so one's ``state_dict`` loads into the other. ResNet-20 is the model zoo's
+for minidl, with a PyTorch twin written here under the same names.
 """
+
+from minidl import nn as minidl_nn
+from minidl.zoo import cifar_resnet
 
 
 def lenet5(nn, activation="relu", pool="max"):
@@ -28,10 +32,23 @@ def lenet5(nn, activation="relu", pool="max"):
 def resnet20(nn, num_classes=10):
     """ResNet-20 of He et al. (2016, section 4.2) for (N, 3, 32, 32) images -> (N, 10) scores.
 
+    With ``minidl.nn`` this is the zoo's model (``minidl.zoo.cifar_resnet.resnet20``); with any
+    other ``nn`` (``torch.nn``) it is ``resnet20_twin``, the same network under the same names.
+    """
+    if nn is minidl_nn:
+        return cifar_resnet.resnet20(num_classes=num_classes)
+    return resnet20_twin(nn, num_classes)
+
+
+def resnet20_twin(nn, num_classes=10):
+    """The zoo's CIFAR ResNet-20 written with the modules of ``nn`` (for ``torch.nn``), with the
+    zoo's parameter names (``conv1``, ``layer2.0.downsample.0``, ``fc``), so a state dict moves
+    from one to the other.
+
     conv 16@3x3 -> BN -> ReLU, then 3 stages of 3 basic blocks with 16, 32 and 64 channels (the
     first block of stages 2 and 3 halves H and W with stride 2), global average pooling and a
     linear layer: 1 + 3*3*2 + 1 = 20 weight layers. Where a block changes the shape, its
-    shortcut is a 1x1 convolution with stride 2 and BN (the paper's option B).
+    shortcut (``downsample``) is a 1x1 convolution with stride 2 and BN (the paper's option B).
     """
 
     class BasicBlock(nn.Module):
@@ -41,27 +58,40 @@ def resnet20(nn, num_classes=10):
             super().__init__()
             self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
             self.bn1 = nn.BatchNorm2d(out_channels)
+            self.relu = nn.ReLU()
             self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
             self.bn2 = nn.BatchNorm2d(out_channels)
             if stride != 1 or in_channels != out_channels:
-                self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
-                                              nn.BatchNorm2d(out_channels))
+                self.downsample = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+                                                nn.BatchNorm2d(out_channels))
             else:
-                self.shortcut = nn.Identity()
-            self.relu = nn.ReLU()
+                self.downsample = nn.Identity()
 
         def forward(self, x):
             out = self.relu(self.bn1(self.conv1(x)))
             out = self.bn2(self.conv2(out))
-            return self.relu(out + self.shortcut(x))
+            return self.relu(out + self.downsample(x))
+
+    class ResNet20(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, 16, 3, padding=1, bias=False)
+            self.bn1 = nn.BatchNorm2d(16)
+            self.relu = nn.ReLU()
+            self.layer1 = stage(16, 16, 1)
+            self.layer2 = stage(16, 32, 2)
+            self.layer3 = stage(32, 64, 2)
+            self.avgpool = nn.AdaptiveAvgPool2d(1)
+            self.fc = nn.Linear(64, num_classes)
+
+        def forward(self, x):
+            x = self.relu(self.bn1(self.conv1(x)))
+            x = self.layer3(self.layer2(self.layer1(x)))
+            return self.fc(self.avgpool(x).flatten(1))
 
     def stage(in_channels, out_channels, stride):
         return nn.Sequential(BasicBlock(in_channels, out_channels, stride),
                              BasicBlock(out_channels, out_channels, 1),
                              BasicBlock(out_channels, out_channels, 1))
 
-    return nn.Sequential(
-        nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
-        stage(16, 16, 1), stage(16, 32, 2), stage(32, 64, 2),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, num_classes),
-    )
+    return ResNet20()

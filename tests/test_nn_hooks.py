@@ -239,6 +239,26 @@ def test_backward_hook_on_a_module_with_a_tuple_output(rng):
     assert grad_input[0].sum() == 4  # one 1 per window, at its maximum
 
 
+def test_backward_hook_keeps_a_namedtuple_output_a_namedtuple(rng):
+    from collections import namedtuple
+
+    Pair = namedtuple("Pair", ["doubled", "tripled"])
+
+    class TwoHeads(nn.Module):
+        def forward(self, x):
+            return Pair(x * 2, x * 3)
+
+    module = TwoHeads()
+    seen = []
+    module.register_full_backward_hook(lambda m, gi, go: seen.append(go))
+    x = tensor(rng, 2, 3, requires_grad=True)
+    out = module(x)
+    assert isinstance(out, Pair)
+    (out.doubled.sum() + out.tripled.sum()).backward()
+    np.testing.assert_array_equal(x.grad, np.full((2, 3), 5.0))
+    assert len(seen) == 1 and len(seen[0]) == 2
+
+
 @pytest.mark.parametrize("bad, error, match", [
     (lambda m, gi, go: gi[0], TypeError, r"must return None or a tuple of 1 gradient\(s\)"),
     (lambda m, gi, go: (gi[0], gi[0]), TypeError, r"must return None or a tuple of 1 gradient\(s\)"),

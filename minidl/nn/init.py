@@ -94,17 +94,19 @@ def _fan(tensor, mode, name):
     return fan_in if mode == "fan_in" else fan_out
 
 
+# Both draw in the array's own precision: a float32 draw is half the work of a float64 one, which
+# matters for the 100 million weights of a VGG's classifier.
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     """Fill with values drawn from U(a, b)."""
     array = _array(tensor, "uniform_")
-    array[...] = (generator or get_generator()).uniform(a, b, size=array.shape)
+    array[...] = (generator or get_generator()).random(size=array.shape, dtype=array.dtype) * (b - a) + a
     return tensor
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Fill with values drawn from N(mean, std^2)."""
     array = _array(tensor, "normal_")
-    array[...] = (generator or get_generator()).normal(mean, std, size=array.shape)
+    array[...] = (generator or get_generator()).standard_normal(size=array.shape, dtype=array.dtype) * std + mean
     return tensor
 
 

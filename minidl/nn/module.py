@@ -512,7 +512,10 @@ class _BackwardHookCall:
         outputs = list(outputs)
         for i, t in zip(self.output_positions, tapped):
             outputs[i] = t
-        return tuple(outputs) if isinstance(output, tuple) else outputs[0]
+        if not isinstance(output, tuple):
+            return outputs[0]
+        # a namedtuple (GoogLeNet's outputs) keeps its type and field names
+        return type(output)(*outputs) if hasattr(output, "_fields") else tuple(outputs)
 
     @staticmethod
     def _spread(grads, positions, length):
