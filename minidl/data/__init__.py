@@ -6,6 +6,7 @@
 - ``mnist``, ``cifar``: the original files of MNIST, Fashion-MNIST and CIFAR-10, checksummed
 - ``synthetic``: ``SyntheticShapes``, coloured shapes with their pixel masks
 - ``builtin``: the MNIST subset shipped inside the package, for offline use
+- ``named``: ``load_dataset(name, train)``, the datasets by the names the CLI uses
 """
 
 from minidl.data import transforms
@@ -16,10 +17,11 @@ from minidl.data.download import ChecksumError, DownloadError, default_root
 from minidl.data.image_dataset import ImageDataset
 from minidl.data.loader import DataLoader
 from minidl.data.mnist import MNIST, FashionMNIST
+from minidl.data.named import DATASETS, load_dataset
 from minidl.data.synthetic import SyntheticShapes
 
 __all__ = [
     "transforms", "load_builtin", "CIFAR10", "Dataset", "Subset", "TensorDataset", "random_split",
     "ChecksumError", "DownloadError", "default_root", "ImageDataset", "DataLoader", "MNIST",
-    "FashionMNIST", "SyntheticShapes",
+    "FashionMNIST", "SyntheticShapes", "DATASETS", "load_dataset",
 ]

@@ -1,0 +1,210 @@
+"""Weights files: safetensors with metadata, the pretrained registry, torchvision state dicts."""
+
+import json
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from minidl import nn
+from minidl.zoo import PRETRAINED, WeightsError, lenet5, load_weights, read_weights, save_weights
+from minidl.zoo import evaluate_pretrained, load_pretrained, load_torchvision_state_dict, pretrained
+from minidl.zoo.lenet import LeNet5
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+TORCHVISION = json.loads((Path(__file__).parent / "data" / "torchvision_state_dicts.json").read_text())
+
+
+def random_state(model, seed=0):
+    rng = np.random.default_rng(seed)
+    return {key: rng.standard_normal(value.shape).astype(value.dtype) for key, value in model.state_dict().items()}
+
+
+# ---------------------------------------------------------------------------- save / load
+def test_save_then_load_rebuilds_the_model_with_equal_weights_and_metadata(tmp_path):
+    model = lenet5(num_classes=7)
+    model.load_state_dict(random_state(model))
+    path = tmp_path / "w.safetensors"
+    save_weights(model, path, architecture="lenet5", architecture_kwargs={"num_classes": 7},
+                 dataset="mnist", test_accuracy={"mnist": 0.5})
+
+    loaded = load_weights(path)
+    assert isinstance(loaded, LeNet5) and not loaded.training
+    assert loaded.weights_metadata["architecture"] == "lenet5"
+    assert loaded.weights_metadata["test_accuracy"] == {"mnist": 0.5}
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(loaded.state_dict()[key], value)
+        assert loaded.state_dict()[key].dtype == value.dtype
+
+
+def test_load_into_a_given_model_and_read_raw_arrays(tmp_path):
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2))
+    model.load_state_dict(random_state(model, 1))
+    path = tmp_path / "w.safetensors"
+    save_weights(model, path)
+    arrays, metadata = read_weights(path)
+    assert metadata["architecture"] is None
+    assert set(arrays) == set(model.state_dict())
+    assert arrays["1.num_batches_tracked"].dtype == np.int64
+    other = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2))
+    load_weights(path, model=other)
+    np.testing.assert_array_equal(other[0].weight.data, model[0].weight.data)
+    with pytest.raises(WeightsError, match="does not name its architecture"):
+        load_weights(path)
+
+
+def test_wrong_model_is_refused_before_anything_changes(tmp_path):
+    path = tmp_path / "w.safetensors"
+    save_weights(lenet5(num_classes=10), path, architecture="lenet5")
+    model = lenet5(num_classes=5)
+    before = model.state_dict()
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        load_weights(path, model=model)
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[key])
+
+
+def test_bad_metadata_or_architecture_leaves_the_old_file(tmp_path):
+    path = tmp_path / "w.safetensors"
+    save_weights(lenet5(), path, architecture="lenet5", note="first")
+    old = path.read_bytes()
+    with pytest.raises(TypeError, match="JSON-serialisable"):
+        save_weights(lenet5(), path, architecture="lenet5", note=object())
+    with pytest.raises(ValueError, match="unknown architecture 'lenet6'"):
+        save_weights(lenet5(), path, architecture="lenet6")
+    assert path.read_bytes() == old
+    assert os.listdir(tmp_path) == ["w.safetensors"]  # no temporary file left behind
+
+
+def test_pickles_and_damaged_files_are_refused(tmp_path):
+    pickled = tmp_path / "w.pth"
+    pickled.write_bytes(pickle.dumps({"weight": [1.0, 2.0]}))
+    with pytest.raises(WeightsError, match="pickle"):
+        read_weights(pickled)
+    good = tmp_path / "good.safetensors"
+    save_weights(lenet5(), good, architecture="lenet5")
+    truncated = tmp_path / "truncated.safetensors"
+    truncated.write_bytes(good.read_bytes()[:-100])
+    with pytest.raises(WeightsError, match="truncated.safetensors is not a readable safetensors"):
+        read_weights(truncated)
+
+
+# ---------------------------------------------------------------------------- pretrained
+def test_every_registered_file_loads_offline_and_says_what_it_is():
+    for name in PRETRAINED:
+        metadata = pretrained.describe(name)
+        for field in ("architecture", "dataset", "classes", "normalize", "test_accuracy", "command"):
+            assert field in metadata, (name, field)
+        model = load_pretrained(name)
+        assert not model.training
+        assert sum(p.size for p in model.parameters()) < 200_000  # small files in the package
+
+
+def test_a_damaged_pretrained_file_is_refused(monkeypatch):
+    entry = PRETRAINED["lenet5-mnist"]
+    monkeypatch.setitem(PRETRAINED, "lenet5-mnist", entry._replace(sha256="0" * 64))
+    with pytest.raises(WeightsError, match="damaged or was replaced"):
+        load_pretrained("lenet5-mnist")
+    with pytest.raises(KeyError, match="unknown weights 'lenet7'"):
+        load_pretrained("lenet7")
+
+
+@pytest.mark.parametrize("name, dataset", [("lenet5-mnist", "builtin"),
+                                           ("lenet5-synthetic-shapes", "synthetic-shapes")])
+def test_pretrained_weights_reach_their_recorded_accuracy_offline(name, dataset):
+    accuracy, recorded = evaluate_pretrained(name, dataset=dataset)
+    assert recorded is not None
+    assert accuracy == pytest.approx(recorded, abs=1e-9)
+    assert accuracy > 0.98
+
+
+@pytest.mark.parametrize("name", ["lenet5-mnist", "small_vgg-fashion-mnist"])
+def test_pretrained_weights_reach_their_recorded_accuracy_on_the_full_test_set(name):
+    if not SHARED_DATA.exists():
+        pytest.skip("the full datasets are not beside the project (../shared/data)")
+    accuracy, recorded = evaluate_pretrained(name, root=SHARED_DATA)
+    assert accuracy == pytest.approx(recorded, abs=1e-9)
+
+
+# ---------------------------------------------------------------------------- torchvision
+def torchvision_like_state(name, seed=0):
+    """Random arrays under torchvision's own names and shapes for model ``name``."""
+    rng = np.random.default_rng(seed)
+    state = {}
+    for key, shape in TORCHVISION[name]["state_dict"]:
+        if key.endswith("num_batches_tracked"):
+            state[key] = np.array(7, dtype=np.int64)
+        else:
+            state[key] = rng.standard_normal(shape).astype(np.float32)
+    return state
+
+
+def assert_loaded(model, state):
+    own = model.state_dict()
+    for key, value in own.items():
+        np.testing.assert_array_equal(value, state[key], err_msg=key)
+
+
+def test_a_torchvision_safetensors_file_maps_onto_resnet18(tmp_path):
+    from safetensors.numpy import save_file
+
+    from minidl.zoo.resnet import resnet18
+
+    state = torchvision_like_state("resnet18")
+    path = tmp_path / "resnet18.safetensors"
+    save_file(state, str(path))
+    model = resnet18()
+    result = load_torchvision_state_dict(model, path)
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    assert_loaded(model, state)
+
+
+def test_a_torchvision_pth_file_maps_onto_alexnet_through_torch(tmp_path):
+    torch = pytest.importorskip("torch")
+    from minidl.zoo.alexnet import alexnet
+
+    state = torchvision_like_state("alexnet", seed=1)
+    path = tmp_path / "alexnet.pth"
+    torch.save({"state_dict": {k: torch.from_numpy(v) for k, v in state.items()}}, path)
+    model = alexnet()
+    load_torchvision_state_dict(model, path)
+    assert_loaded(model, state)
+
+
+def test_googlenet_weights_with_auxiliary_classifiers_load_into_a_model_without_them():
+    from minidl.zoo.googlenet import googlenet
+
+    state = torchvision_like_state("googlenet", seed=2)
+    model = googlenet(aux_logits=False)
+    load_torchvision_state_dict(model, state)
+    assert_loaded(model, state)
+    with pytest.raises(RuntimeError, match="Missing key"):
+        load_torchvision_state_dict(googlenet(aux_logits=True), {k: v for k, v in state.items()
+                                                                 if not k.startswith("aux1.")})
+
+
+def test_old_densenet_names_are_renamed():
+    from minidl.zoo.densenet import densenet121
+
+    state = torchvision_like_state("densenet121", seed=3)
+    old = {}
+    for key, value in state.items():
+        for part in ("norm1", "norm2", "conv1", "conv2"):
+            key = key.replace(f".{part}.", f".{part[:-1]}.{part[-1]}.") if "denselayer" in key else key
+        old[key] = value
+    assert "features.denseblock1.denselayer1.norm.1.weight" in old
+    model = densenet121()
+    load_torchvision_state_dict(model, old)
+    assert_loaded(model, state)
+    # files older than PyTorch 0.4.1 have no batch-norm counters: the model keeps its own
+    no_counters = {k: v for k, v in old.items() if not k.endswith("num_batches_tracked")}
+    load_torchvision_state_dict(model, no_counters)
+
+
+def test_a_file_for_another_model_is_reported_by_name(tmp_path):
+    from minidl.zoo.resnet import resnet34
+
+    with pytest.raises(RuntimeError, match="Missing key.*layer1.2.conv1.weight"):
+        load_torchvision_state_dict(resnet34(), torchvision_like_state("resnet18"))
