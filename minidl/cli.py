@@ -6,6 +6,7 @@
     minidl train --dataset fashion-mnist --data-root ~/data --download --epochs 15
     minidl train --resume runs/20250101-120000-lenet5-builtin     # finish an interrupted run
     minidl evaluate runs/20250101-120000-lenet5-builtin/checkpoint.npz
+    minidl summary vgg16          # layers, output shapes, parameters, MACs, receptive fields
 
 ``minidl train`` writes a run folder (default ``runs/<time>-<model>-<dataset>``) holding
 ``metrics.json`` (settings, per-epoch history, test accuracy, times), ``checkpoint.npz`` (see
@@ -58,8 +59,6 @@ OPTIMIZER_DEFAULTS = {
 
 OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW, "rmsprop": optim.RMSprop}
 
-DATASETS = ("builtin", "mnist", "fashion-mnist", "cifar10", "synthetic-shapes")
-SYNTHETIC_SIZES = {True: 10000, False: 2000}   # images in the train / test draw of synthetic-shapes
 EVAL_BATCH_SIZE = 256                          # no gradients are kept: larger batches are fine
 
 
@@ -88,23 +87,9 @@ def _gradcheck(args):
 def load_dataset(name, train, root=None, download=False):
     """The training (``train=True``) or test split of the dataset called ``name`` in DATASETS."""
     try:
-        return _load_dataset(name, train, root, download)
+        return data.load_dataset(name, train, root, download)
     except (OSError, ValueError) as error:   # missing or damaged files, no network
         raise UsageError(error) from error
-
-
-def _load_dataset(name, train, root, download):
-    if name == "builtin":
-        return data.load_builtin("mnist", train=train)
-    if name == "mnist":
-        return data.MNIST(root, train=train, download=download)
-    if name == "fashion-mnist":
-        return data.FashionMNIST(root, train=train, download=download)
-    if name == "cifar10":
-        return data.CIFAR10(root, train=train, download=download)
-    if name == "synthetic-shapes":
-        return data.SyntheticShapes(SYNTHETIC_SIZES[train], seed=0, train=train)
-    raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
 
 
 def _load_run_checkpoint(path):
@@ -296,6 +281,33 @@ def format_confusion(matrix, class_names):
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------------- minidl summary
+def _summary(args):
+    import inspect
+
+    from minidl.analysis import summary
+
+    kwargs = {} if args.num_classes is None else {"num_classes": args.num_classes}
+    if args.input_shape is None:   # the builder's own defaults (every zoo builder has both)
+        defaults = inspect.signature(MODELS[args.model]).parameters
+        channels, size = defaults["in_channels"].default, defaults["image_size"].default
+        shape = (channels, size, size)
+    else:
+        shape = tuple(args.input_shape)
+        if min(shape) < 1 or shape[1] != shape[2]:
+            raise UsageError(f"--input-shape must be C H W with positive sizes and H = W (the zoo's models "
+                             f"take square images), got {' '.join(map(str, shape))}")
+        kwargs.update(in_channels=shape[0], image_size=shape[1])
+    if args.depth is not None and args.depth < 1:
+        raise UsageError(f"--depth must be at least 1, got {args.depth}")
+    try:
+        model = get_model(args.model, **kwargs)
+    except ValueError as error:   # e.g. an image too small for the model
+        raise UsageError(error) from error
+    summary(model, shape, depth=args.depth)
+    return 0
+
+
 # ---------------------------------------------------------------------------- the parser
 def build_parser():
     parser = argparse.ArgumentParser(prog="minidl", description="minidl: learn how CNNs work, in NumPy.")
@@ -323,7 +335,7 @@ def build_parser():
     )
     # Options default to None so that --resume can tell which ones were given.
     train.add_argument("--model", choices=sorted(MODELS), help=f"model from the zoo (default {d['model']})")
-    train.add_argument("--dataset", choices=DATASETS,
+    train.add_argument("--dataset", choices=data.DATASETS,
                        help=f"dataset (default {d['dataset']}: the MNIST subset shipped with minidl)")
     train.add_argument("--data-root", help="folder with the dataset files (default $MINIDL_DATA, else ~/.cache/minidl)")
     train.add_argument("--download", action="store_true", help="download missing dataset files (checked by MD5)")
@@ -360,10 +372,27 @@ def build_parser():
                     "dataset (or --dataset) and print the accuracy and confusion matrix.",
     )
     evaluate.add_argument("checkpoint", metavar="CHECKPOINT", help="checkpoint.npz (or its run folder)")
-    evaluate.add_argument("--dataset", choices=DATASETS, help="test on this dataset (default: the one trained on)")
+    evaluate.add_argument("--dataset", choices=data.DATASETS, help="test on this dataset (default: the one trained on)")
     evaluate.add_argument("--data-root", help="folder with the dataset files")
     evaluate.add_argument("--download", action="store_true", help="download missing dataset files")
     evaluate.set_defaults(run=_evaluate)
+
+    summarize = commands.add_parser(
+        "summary",
+        help="table of a zoo model's layers: output shapes, parameters, MACs, receptive fields",
+        description="Build a model from the zoo and print one row per layer: its output shape for one "
+                    "image, parameters, multiply-accumulates (MACs; FLOPs = 2 x MACs) and receptive "
+                    "field, then the totals and the memory of one forward/backward pass.",
+    )
+    summarize.add_argument("model", choices=sorted(MODELS), metavar="MODEL",
+                           help=f"model from the zoo: {', '.join(sorted(MODELS))}")
+    summarize.add_argument("--input-shape", type=int, nargs=3, metavar=("C", "H", "W"),
+                           help="shape of one image (default: the model's in_channels and image_size)")
+    summarize.add_argument("--num-classes", type=int, help="class scores out (default: the model's)")
+    summarize.add_argument("--depth", type=int,
+                           help="one row per module at this depth of the names (1: features, classifier), "
+                                "its layers folded in (default: one row per layer)")
+    summarize.set_defaults(run=_summary)
     return parser
 
 
