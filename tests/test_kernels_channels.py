@@ -81,3 +81,22 @@ def test_batch_norm_gradients_hold_on_both_backends(shape, seed):
     for backend in ("numpy", "numba"):
         with md.use_backend(backend):
             assert gradcheck(lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True), [x, gamma, beta])
+
+
+def test_large_arrays_split_over_threads_equal_the_twins():
+    """Above PARALLEL_MIN_ELEMENTS the planes (or channels) are shared among threads."""
+    x, rng = draw((8, 16, 32, 32), 3)
+    assert x.size > 4 * (1 << 16)
+    y = rng.standard_normal(x.shape)
+    center, scale, shift = rng.standard_normal((3, 16))
+    pairs = [
+        (channels.channel_moments_fast(x), channels.channel_moments_reference(x)),
+        (channels.channel_sums_fast(x, y), channels.channel_sums_reference(x, y)),
+        ((channels.channel_affine_fast(x, center, scale, shift),),
+         (channels.channel_affine_reference(x, center, scale, shift),)),
+        ((channels.batch_norm_input_grad_fast(x, y, center, shift, scale),),
+         (channels.batch_norm_input_grad_reference(x, y, center, shift, scale),)),
+    ]
+    for fast, reference in pairs:
+        for a, b in zip(fast, reference, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)

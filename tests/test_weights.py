@@ -78,6 +78,36 @@ def test_bad_metadata_or_architecture_leaves_the_old_file(tmp_path):
     assert os.listdir(tmp_path) == ["w.safetensors"]  # no temporary file left behind
 
 
+def test_files_of_every_header_length_load(tmp_path):
+    """safetensors pads its header to a multiple of 8 bytes, so the first byte of a file (the
+    header length's lowest byte) can be anything, 0x80 included: it must never be taken for a
+    pickle's first byte."""
+    model = nn.Linear(2, 2)
+    first_bytes = set()
+    for length in range(0, 300, 3):
+        path = tmp_path / f"w{length}.safetensors"
+        save_weights(model, path, note="x" * length)
+        first_bytes.add(path.read_bytes()[0])
+        arrays, metadata = read_weights(path)
+        assert metadata["note"] == "x" * length and set(arrays) == {"weight", "bias"}
+    assert 0x80 in first_bytes
+
+
+def test_reserved_metadata_and_unknown_architectures_are_reported(tmp_path):
+    with pytest.raises(ValueError, match="minidl_version is set by save_weights itself"):
+        save_weights(lenet5(), tmp_path / "w.safetensors", minidl_version="9")
+    from safetensors.numpy import save_file
+
+    path = tmp_path / "future.safetensors"
+    save_file({"w": np.zeros(2, np.float32)}, str(path),
+              metadata={"minidl": json.dumps({"architecture": "lenet9", "architecture_kwargs": {}})})
+    with pytest.raises(WeightsError, match="architecture 'lenet9', which this minidl does not have"):
+        load_weights(path)
+    save_file({"w": np.zeros(2, np.float32)}, str(path), metadata={"minidl": "[1, 2]"})
+    with pytest.raises(WeightsError, match="not a minidl weights description"):
+        read_weights(path)
+
+
 def test_pickles_and_damaged_files_are_refused(tmp_path):
     pickled = tmp_path / "w.pth"
     pickled.write_bytes(pickle.dumps({"weight": [1.0, 2.0]}))
@@ -161,16 +191,43 @@ def test_a_torchvision_safetensors_file_maps_onto_resnet18(tmp_path):
     assert_loaded(model, state)
 
 
-def test_a_torchvision_pth_file_maps_onto_alexnet_through_torch(tmp_path):
+def test_a_torchvision_pth_file_maps_onto_resnet18_through_torch(tmp_path):
     torch = pytest.importorskip("torch")
-    from minidl.zoo.alexnet import alexnet
+    from minidl.zoo.resnet import resnet18
 
-    state = torchvision_like_state("alexnet", seed=1)
-    path = tmp_path / "alexnet.pth"
+    state = torchvision_like_state("resnet18", seed=1)
+    path = tmp_path / "resnet18.pth"
     torch.save({"state_dict": {k: torch.from_numpy(v) for k, v in state.items()}}, path)
-    model = alexnet()
+    model = resnet18()
     load_torchvision_state_dict(model, path)
     assert_loaded(model, state)
+
+
+MARKER = []
+
+
+def _run_code_on_load():
+    MARKER.append("the pickle ran code")
+
+
+class Hostile:
+    """A pickle that calls a function when it is loaded, as a malicious weights file would."""
+
+    def __reduce__(self):
+        return (_run_code_on_load, ())
+
+
+def test_a_hostile_pickle_is_refused_without_running_its_code(tmp_path):
+    torch = pytest.importorskip("torch")
+    from minidl.zoo.torchvision_weights import read_torchvision_state_dict
+
+    path = tmp_path / "hostile.pth"
+    torch.save({"weight": torch.zeros(2), "payload": Hostile()}, path)
+    with pytest.raises(WeightsError, match=r"torch.load\(weights_only=True\) refused"):
+        read_torchvision_state_dict(path)
+    with pytest.raises(WeightsError, match="PyTorch/pickle file"):
+        read_weights(path)                      # a zip archive from torch.save
+    assert MARKER == []
 
 
 def test_googlenet_weights_with_auxiliary_classifiers_load_into_a_model_without_them():
@@ -200,7 +257,9 @@ def test_old_densenet_names_are_renamed():
     assert_loaded(model, state)
     # files older than PyTorch 0.4.1 have no batch-norm counters: the model keeps its own
     no_counters = {k: v for k, v in old.items() if not k.endswith("num_batches_tracked")}
+    model.features.norm0.num_batches_tracked.data[...] = 11
     load_torchvision_state_dict(model, no_counters)
+    assert model.features.norm0.num_batches_tracked.data == 11
 
 
 def test_a_file_for_another_model_is_reported_by_name(tmp_path):

@@ -307,6 +307,24 @@ class TestVGG:
         plain = vgg11(num_classes=10, image_size=32, init_weights=False)   # the layers' default init
         check_training_step(plain, (3, 32, 32), 10)
 
+    @pytest.mark.parametrize("name", ["vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"])
+    def test_every_depth_trains_on_32x32_images(self, name):
+        """The deeper configurations run forward and backward too. Their 120 million classifier
+        weights are set to a constant instead of drawn (drawing them is most of the cost); the
+        convolutions get He-initialised random weights, so the features are not degenerate."""
+        with without_random_init():
+            model = VGGS[name][0](num_classes=10, image_size=32, init_weights=False)
+        rng = np.random.default_rng(0)
+        for module in model.modules():
+            if isinstance(module, nn.Conv2d):
+                fan_in = module.in_channels * 9
+                module.weight.data[...] = rng.standard_normal(module.weight.shape, dtype=np.float32) * np.sqrt(2 / fan_in)
+                module.bias.data[...] = 0
+            elif isinstance(module, nn.Linear):
+                module.weight.data[...] = 1e-3
+                module.bias.data[...] = 0
+        check_training_step(model, (3, 32, 32), 10)
+
     def test_needs_32_pixels(self):
         with pytest.raises(ValueError, match="vgg16_bn: five 2x2 max pools .* at least 32, got 31"):
             vgg16_bn(image_size=31)

@@ -10,14 +10,14 @@ import pytest
 
 import minidl as md
 from minidl import nn
-from minidl.zoo import cifar_resnet, densenet, googlenet, resnet
-from minidl.zoo.googlenet import GoogLeNetOutputs, Inception, NaiveInception, googlenet_loss
+from minidl.zoo import cifar_resnet, densenet, resnet
+from minidl.zoo.googlenet import GoogLeNetOutputs, Inception, NaiveInception, googlenet, googlenet_loss
 
 ROOT = Path(__file__).resolve().parents[1]
 TORCHVISION = json.loads((ROOT / "tests" / "data" / "torchvision_state_dicts.json").read_text())
 
 IMAGENET_BUILDERS = {
-    "googlenet": googlenet.googlenet,
+    "googlenet": googlenet,
     "resnet18": resnet.resnet18,
     "resnet34": resnet.resnet34,
     "resnet50": resnet.resnet50,
@@ -77,7 +77,7 @@ def test_state_dict_names_and_shapes_are_torchvisions(imagenet_model):
 
 
 def test_googlenet_without_auxiliary_classifiers_drops_aux1_and_aux2():
-    model = googlenet.googlenet(aux_logits=False)
+    model = googlenet(aux_logits=False)
     expected = [(key, shape) for key, shape in TORCHVISION["googlenet"]["state_dict"] if not key.startswith("aux")]
     assert keys_and_shapes(model) == expected
     assert count(model) == 6_624_904
@@ -128,7 +128,7 @@ def test_inception_refuses_an_even_kernel():
 @pytest.fixture(scope="module")
 def small_googlenet():
     md.manual_seed(0)
-    return googlenet.googlenet(num_classes=4, image_size=64)
+    return googlenet(num_classes=4, image_size=64)
 
 
 def test_googlenet_returns_auxiliary_scores_in_training_and_logits_alone_in_evaluation(small_googlenet):
@@ -174,19 +174,19 @@ def test_googlenet_loss_adds_three_tenths_of_each_auxiliary_loss():
 
 
 def test_googlenet_without_auxiliary_classifiers_returns_logits_in_training():
-    model = googlenet.googlenet(num_classes=3, image_size=32, aux_logits=False)
+    model = googlenet(num_classes=3, image_size=32, aux_logits=False)
     assert not hasattr(model, "aux1")
     logits = model(images(2, 3, 32))
     assert isinstance(logits, md.Tensor) and logits.shape == (2, 3)
 
 
 def test_googlenet_needs_images_of_at_least_15_pixels():
-    model = googlenet.googlenet(num_classes=3, image_size=15).eval()
+    model = googlenet(num_classes=3, image_size=15).eval()
     assert model(images(1, 3, 15)).shape == (1, 3)
     with pytest.raises(ValueError, match="max_pool2d: the kernel does not fit"):
         model(images(1, 3, 14))   # the minimum is tight: one pixel less and a pool has no window
-    with pytest.raises(ValueError, match="GoogLeNet: image_size must be at least 15 .* got 14"):
-        googlenet.googlenet(image_size=14)
+    with pytest.raises(ValueError, match="googlenet: image_size must be at least 15 .* got 14"):
+        googlenet(image_size=14)
 
 
 # ---------------------------------------------------------------- ImageNet ResNets
@@ -346,3 +346,16 @@ def test_densenet_minimum_image_size_is_tight():
         densenet.densenet121(image_size=28)
     with pytest.raises(ValueError, match="DenseNet: compression must be in \\(0, 1\\], got 0"):
         densenet.densenet121(compression=0)
+
+
+def test_transform_input_maps_imagenet_normalisation_to_minus_one_one():
+    """A pixel p in [0, 1], normalised as (p - mean)/std, comes out as (p - 0.5)/0.5."""
+    from minidl.zoo.googlenet import IMAGENET_MEAN, IMAGENET_STD
+
+    model = googlenet(num_classes=3, image_size=32, transform_input=True)
+    pixels = np.random.default_rng(0).uniform(0, 1, (2, 3, 4, 4))
+    mean, std = np.array(IMAGENET_MEAN).reshape(1, 3, 1, 1), np.array(IMAGENET_STD).reshape(1, 3, 1, 1)
+    moved = model._transform_input(md.tensor((pixels - mean) / std))
+    np.testing.assert_allclose(moved.data, (pixels - 0.5) / 0.5, atol=1e-12)
+    with pytest.raises(ValueError, match="transform_input .* needs in_channels=3, got 1"):
+        googlenet(in_channels=1, transform_input=True)

@@ -8,22 +8,25 @@
 Every builder takes the keywords ``num_classes``, ``in_channels`` and ``image_size``, so that
 ``minidl train --model NAME`` can fit any model to any dataset; other keywords are the model's own.
 
-The models, in the order of the history of CNNs (one file each):
+The models, in the order of the history of CNNs (one file each, ``minidl/zoo/<file>.py``; the
+package exports the builders, so ``minidl.zoo.alexnet`` is the function: import a file's other
+names from the file itself, ``from minidl.zoo.googlenet import Inception``):
 
-- ``lenet``: LeNet-5 (LeCun et al. 1998)
-- ``alexnet``: AlexNet (Krizhevsky et al. 2012), torchvision's layout and the original one
-- ``zfnet``: ZFNet (Zeiler and Fergus 2013)
-- ``vgg``: VGG-11/13/16/19 with and without batch norm (Simonyan and Zisserman 2014)
-- ``googlenet``: GoogLeNet / Inception v1 with auxiliary classifiers (Szegedy et al. 2014)
-- ``allconv``: the all-convolutional net All-CNN-C (Springenberg et al. 2015)
-- ``resnet``: ResNet-18/34/50/101/152 (He et al. 2015); ``cifar_resnet``: ResNet-20/32/44/56/110
-- ``densenet``: DenseNet-121 (Huang et al. 2017)
-- ``mobilenet``: MobileNet v1 (Howard et al. 2017)
-- ``small_vgg``: a small VGG-style net with batch norm that trains on a laptop CPU
+- ``lenet.py``: LeNet-5 (LeCun et al. 1998)
+- ``alexnet.py``: AlexNet (Krizhevsky et al. 2012), torchvision's layout and the original one
+- ``zfnet.py``: ZFNet (Zeiler and Fergus 2013)
+- ``vgg.py``: VGG-11/13/16/19 with and without batch norm (Simonyan and Zisserman 2014)
+- ``googlenet.py``: GoogLeNet / Inception v1 with auxiliary classifiers (Szegedy et al. 2014)
+- ``allconv.py``: the all-convolutional net All-CNN-C (Springenberg et al. 2015)
+- ``resnet.py``: ResNet-18/34/50/101/152 (He et al. 2015); ``cifar_resnet.py``: ResNet-20/32/44/56/110
+- ``densenet.py``: DenseNet-121 (Huang et al. 2017)
+- ``mobilenet.py``: MobileNet v1 (Howard et al. 2017)
+- ``small_vgg.py``: a small VGG-style net with batch norm that trains on a laptop CPU
 
 Where torchvision has the same model, module names and parameter shapes are torchvision's, so
-its weights load with ``load_torchvision_state_dict``. Weights: ``weights`` (save and load with
-metadata), ``pretrained`` (the registry of weights shipped with minidl).
+its weights load with ``load_torchvision_state_dict`` (``torchvision_weights.py``). Weights:
+``weights.py`` (save and load with metadata), ``pretrained.py`` (the registry of weights shipped
+with minidl).
 """
 
 from minidl.zoo.alexnet import AlexNet, AlexNetOriginal, alexnet, alexnet_original

@@ -64,11 +64,13 @@ weights fit: every convolution is a ``BasicConv2d`` (conv without bias, batch no
 norm came a year after the paper) and there is no local response normalisation; the "5x5"
 branch uses a 3x3 kernel (torchvision's weights were trained that way; ``Inception`` takes
 ``ch5x5_kernel=5`` for the paper's module); the auxiliary classifiers pool adaptively to 4x4
-(the paper: 5x5 average pool, stride 3, which gives 4x4 at 14x14); and the final dropout is
-0.2 (the paper: 0.4).
+(the paper: 5x5 average pool, stride 3, which gives 4x4 at 14x14); ``maxpool4`` is 2x2 with
+stride 2 (the paper: 3x3, stride 2); and the final dropout is 0.2 (the paper: 0.4).
 """
 
 from collections import namedtuple
+
+import numpy as np
 
 import minidl
 from minidl import functional as F
@@ -81,6 +83,9 @@ the main class scores and those of aux2 (after 4d) and aux1 (after 4a), each (N,
 # conv1 and three ceil-mode 3x3 stride-2 max pools must each find at least one window:
 # a 15x15 image goes 15 -> 8 -> 4 -> 2 -> 1 (then maxpool4 keeps 1x1).
 MIN_IMAGE_SIZE = 15
+# The ImageNet statistics torchvision's models are fed with (RGB images in [0, 1]).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class BasicConv2d(nn.Module):
@@ -206,6 +211,9 @@ class GoogLeNet(nn.Module):
             larger size in).
         dropout: dropout probability before ``fc``.
         dropout_aux: dropout probability inside the auxiliary classifiers.
+        transform_input: first map ImageNet-normalised RGB input, (x - mean) / std, to the
+            [-1, 1] scaling (x - 0.5) / 0.5 that torchvision's published GoogLeNet weights (ported
+            from TensorFlow) were trained on; needed for those weights, torchvision's name.
 
     Input (N, in_channels, H, W). Output: in training mode with ``aux_logits``, a
     ``GoogLeNetOutputs(logits, aux_logits2, aux_logits1)`` of three (N, num_classes) scores (train
@@ -213,11 +221,15 @@ class GoogLeNet(nn.Module):
     """
 
     def __init__(self, num_classes=1000, aux_logits=True, in_channels=3, image_size=224, dropout=0.2,
-                 dropout_aux=0.7):
+                 dropout_aux=0.7, transform_input=False):
         super().__init__()
+        if transform_input and in_channels != 3:
+            raise ValueError(f"googlenet: transform_input maps ImageNet-normalised RGB images, so it needs "
+                             f"in_channels=3, got {in_channels}")
+        self.transform_input = transform_input
         if image_size < MIN_IMAGE_SIZE:
             raise ValueError(
-                f"GoogLeNet: image_size must be at least {MIN_IMAGE_SIZE} (a 7x7 stride-2 convolution and "
+                f"googlenet: image_size must be at least {MIN_IMAGE_SIZE} (a 7x7 stride-2 convolution and "
                 f"three 3x3 stride-2 max pools must fit), got {image_size}"
             )
         self.aux_logits = aux_logits
@@ -261,8 +273,16 @@ class GoogLeNet(nn.Module):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
 
+    def _transform_input(self, x):
+        """x * std/0.5 + (mean - 0.5)/0.5 per channel: undo (x - mean)/std, then apply (x - 0.5)/0.5."""
+        std = np.array(IMAGENET_STD, dtype=x.dtype).reshape(1, 3, 1, 1)
+        mean = np.array(IMAGENET_MEAN, dtype=x.dtype).reshape(1, 3, 1, 1)
+        return x * (std / 0.5) + (mean - 0.5) / 0.5
+
     def forward(self, x):
         auxiliary = self.training and self.aux_logits
+        if self.transform_input:
+            x = self._transform_input(x)
         x = self.maxpool1(self.conv1(x))
         x = self.maxpool2(self.conv3(self.conv2(x)))
         x = self.maxpool3(self.inception3b(self.inception3a(x)))

@@ -36,7 +36,7 @@ PRETRAINED = {
     ),
     "small_vgg-fashion-mnist": PretrainedWeights(
         "small_vgg-fashion-mnist.safetensors",
-        "",
+        "d5364da1148c4f4e59adca6a2a7ada0da32e20fa27ccf60d0903dc84c8e77f13",
         "small VGG with batch norm on Fashion-MNIST, 28x28 greyscale clothes, 10 classes; "
         "the source model for transfer learning",
     ),

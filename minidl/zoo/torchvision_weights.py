@@ -1,20 +1,22 @@
 """Loading torchvision's weights into the zoo's models.
 
     model = minidl.zoo.resnet18()
-    load_torchvision_state_dict(model, "resnet18-f37072fd.safetensors")   # or a .pth file
+    load_torchvision_state_dict(model, "resnet18-f37072fd.pth")   # or a .safetensors file
 
 The zoo's ImageNet models use torchvision's module names (``layer1.0.conv1``,
 ``features.0``, ``inception4a.branch2.1.conv``), so a torchvision state dict maps onto them key
-for key; this function reads the file, applies the two renamings torchvision's own loaders
-apply, and hands the arrays to ``load_state_dict`` (which checks every name and shape before
-changing anything):
+for key; this function reads the file, makes three adjustments, and hands the arrays to
+``load_state_dict`` (which checks every name and shape before changing anything):
 
-- DenseNet weights published before torchvision 0.3 name their layers ``norm.1``, ``conv.2``,
-  ... where the modules are now called ``norm1``, ``conv2``; they are renamed.
+- torchvision's DenseNet weight files (still today) name their layers ``norm.1``, ``conv.2``,
+  ... where the modules are called ``norm1``, ``conv2``; they are renamed, as torchvision's
+  own loader does.
 - Files written before PyTorch 0.4.1 have no ``num_batches_tracked`` counters in their batch
   norm layers; the model keeps its own (PyTorch does the same).
 - GoogLeNet's published weights include the auxiliary classifiers ``aux1`` and ``aux2``; a model
-  built with ``aux_logits=False`` has none, and those keys are dropped.
+  built with ``aux_logits=False`` has none, and those keys are dropped (as torchvision's builder
+  does). Those weights were ported from TensorFlow and expect inputs scaled to [-1, 1]: build the
+  model with ``googlenet(transform_input=True)`` to feed it ImageNet-normalised images.
 
 Files: ``.safetensors`` is read directly (numbers only). A ``.pth``/``.pt`` file is a pickle;
 it is read with ``torch.load(weights_only=True)``, PyTorch's restricted unpickler that only
@@ -43,13 +45,15 @@ _AUXILIARY = ("aux1.", "aux2.")
 def read_torchvision_state_dict(path):
     """The state dict in ``path`` (.safetensors, or .pth/.pt through torch) as name -> ndarray."""
     path = os.fspath(path)
-    with open(path, "rb") as file:
-        head = file.read(4)
-    # A torch.save file is a zip archive (PyTorch >= 1.6) or a bare pickle (older ones).
-    if head[:2] == b"PK" or head[:1] == b"\x80":
-        state = _torch_load(path)
-    else:
+    try:
         state, _ = read_weights(path)
+    except WeightsError:
+        with open(path, "rb") as file:
+            head = file.read(4)
+        # A torch.save file is a zip archive (PyTorch >= 1.6) or a bare pickle (older ones).
+        if head != b"PK\x03\x04" and head[:1] != b"\x80":
+            raise
+        state = _torch_load(path)
     # Training scripts often save {"model": state_dict, "optimizer": ...} or {"state_dict": ...}.
     for wrapper in ("state_dict", "model"):
         if wrapper in state and isinstance(state[wrapper], dict):

@@ -6,7 +6,7 @@
     load_weights("lenet5-mnist.safetensors", model=model)   # or into a model you built
 
 The file format is safetensors (https://github.com/huggingface/safetensors), the format the
-Hugging Face hub and torchvision use for weights: an 8-byte header length, a JSON header naming
+Hugging Face hub uses for weights: an 8-byte header length, a JSON header naming
 each array with its dtype, shape and byte range, then the raw bytes. Loading it reads numbers
 and text only. ``torch.save`` files are pickles instead, and unpickling runs whatever code the
 file names, so a weights file from the internet could take over your machine; a safetensors file
@@ -23,8 +23,7 @@ import json
 import os
 
 import numpy as np
-from safetensors import SafetensorError
-from safetensors.numpy import load as safetensors_load
+from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save as safetensors_save
 
 from minidl import __version__
@@ -33,6 +32,7 @@ from minidl.files import atomic_write
 __all__ = ["save_weights", "load_weights", "read_weights", "WeightsError"]
 
 METADATA_KEY = "minidl"
+RESERVED = {"format_version", "minidl_version", "architecture", "architecture_kwargs"}
 
 
 class WeightsError(ValueError):
@@ -51,6 +51,9 @@ def save_weights(model, path, *, architecture=None, architecture_kwargs=None, **
         **metadata: JSON-serialisable facts about the weights (dataset, classes, normalize,
             test_accuracy, command, ...).
     """
+    clash = sorted(set(metadata) & RESERVED)
+    if clash:
+        raise ValueError(f"save_weights: {', '.join(clash)} is set by save_weights itself")
     if architecture is not None:
         from minidl.zoo import MODELS  # the zoo package imports this module: import on use
 
@@ -73,39 +76,39 @@ def read_weights(path):
     """Read a safetensors file: returns ``(state_dict, metadata)``.
 
     ``state_dict`` maps names to ndarrays; ``metadata`` is minidl's JSON document (an empty dict
-    for safetensors files that minidl did not write, such as torchvision's). Raises
-    ``WeightsError`` naming the file when it is not a safetensors file (a pickle, a truncated
-    download).
+    for safetensors files that minidl did not write). Raises ``WeightsError`` naming the file
+    when it is not a safetensors file (a pickle, a truncated download).
     """
     path = os.fspath(path)
-    with open(path, "rb") as file:
-        content = file.read()
-    if content[:1] == b"\x80":
-        raise WeightsError(
-            f"{path} is a Python pickle (as torch.save writes), not a safetensors file; minidl "
-            "never unpickles weights, since loading a pickle runs whatever code its author put "
-            "in it. Convert it where you trust it, or use load_torchvision_state_dict, which "
-            "reads .pth files through torch.load(weights_only=True)"
-        )
     try:
-        arrays = safetensors_load(content)
-        header_metadata = _header_metadata(content)
+        with safe_open(path, framework="numpy") as file:
+            arrays = {key: file.get_tensor(key) for key in file.keys()}
+            header_metadata = file.metadata() or {}
     except (SafetensorError, ValueError) as error:
-        raise WeightsError(f"{path} is not a readable safetensors weights file: {error}") from error
+        raise WeightsError(_not_safetensors(path, error)) from error
     text = header_metadata.get(METADATA_KEY)
     if text is None:
         return arrays, {}
     try:
-        return arrays, json.loads(text)
+        metadata = json.loads(text)
     except json.JSONDecodeError as error:
         raise WeightsError(f"{path}: the {METADATA_KEY!r} metadata is not valid JSON: {error}") from error
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("architecture_kwargs", {}), dict):
+        raise WeightsError(f"{path}: the {METADATA_KEY!r} metadata is not a minidl weights description")
+    return arrays, metadata
 
 
-def _header_metadata(content):
-    """The ``__metadata__`` string map of a safetensors header (the format's free-text part)."""
-    length = int.from_bytes(content[:8], "little")
-    header = json.loads(content[8:8 + length])
-    return header.get("__metadata__") or {}
+def _not_safetensors(path, error):
+    """Why ``path`` could not be read, saying so plainly for the usual culprit, a PyTorch file."""
+    with open(path, "rb") as file:
+        head = file.read(4)
+    # torch.save writes a zip archive (PyTorch >= 1.6) or a bare pickle (protocol 2+: byte 0x80).
+    if head == b"PK\x03\x04" or head[:1] == b"\x80":
+        return (f"{path} is a PyTorch/pickle file (as torch.save writes), not a safetensors file; minidl "
+                "never unpickles weights, since loading a pickle runs whatever code its author put in "
+                "it. For torchvision's .pth files use load_torchvision_state_dict, which reads them "
+                "through torch.load(weights_only=True)")
+    return f"{path} is not a readable safetensors weights file: {error}"
 
 
 def load_weights(path, model=None, strict=True):
@@ -125,9 +128,12 @@ def load_weights(path, model=None, strict=True):
                 f"{os.fspath(path)} does not name its architecture, so load_weights cannot build the "
                 "model: build it yourself and pass it as load_weights(path, model=...)"
             )
-        from minidl.zoo import get_model
+        from minidl.zoo import MODELS
 
-        model = get_model(architecture, **metadata.get("architecture_kwargs", {}))
+        if architecture not in MODELS:
+            raise WeightsError(f"{os.fspath(path)} is for the architecture {architecture!r}, which this "
+                               f"minidl does not have; known: {', '.join(sorted(MODELS))}")
+        model = MODELS[architecture](**metadata.get("architecture_kwargs", {}))
     model.load_state_dict(arrays, strict=strict)
     model.weights_metadata = metadata
     return model.eval()
