@@ -294,6 +294,23 @@ def test_chunks_of_the_batch_give_the_unchunked_result(backend, monkeypatch, alg
         assert_close(chunked, whole, atol=1e-12)
 
 
+@pytest.mark.parametrize("w_shape, options", [
+    ((3, 2, 3, 2), dict(stride=(2, 1), padding=(1, 0), output_padding=(1, 0), dilation=(1, 2), groups=1)),
+    ((3, 2, 1, 1), dict(stride=(1, 1), padding=(0, 0), output_padding=(0, 0), dilation=(1, 1), groups=3)),
+], ids=["strided", "pointwise"])
+def test_transposed_conv_chunks_give_the_unchunked_result(backend, monkeypatch, w_shape, options):
+    x, w, b = random((5, 3, 4, 5)), random(w_shape, seed=1), random(w_shape[1] * options["groups"], seed=2)
+
+    def forward_backward_transposed():
+        out, cache = conv.conv_transpose2d_forward(x, w, b, **options)
+        return (out, *conv.conv_transpose2d_backward(random(out.shape, seed=3), cache))
+
+    whole_batch = forward_backward_transposed()
+    monkeypatch.setattr(conv, "SCRATCH_BYTES", 1)      # one image per chunk
+    for chunked, whole in zip(forward_backward_transposed(), whole_batch, strict=True):
+        assert_close(chunked, whole, atol=1e-12)
+
+
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two threads")
 @pytest.mark.parametrize("algorithm, w_shape, groups", [
     ("im2col", (16, 16, 3, 3), 1), ("im2col", (16, 16, 1, 1), 1), ("winograd", (16, 8, 3, 3), 2),

@@ -44,7 +44,9 @@ The batches of matrix products go through ``kernels.matmul``: ``np.matmul`` with
 of a batch shared among minidl's threads.
 
 The transposed convolution is the adjoint of this map: its forward pass is conv2d's backward
-pass for the input, and its backward pass for the input is a plain conv2d.
+pass for the input (columns W^T x, then col2im), and its backward pass for the input is a plain
+conv2d (im2col of dout, then W @ columns). Its columns too are made chunk by chunk in one
+reused buffer of at most SCRATCH_BYTES.
 """
 
 import numpy as np
@@ -322,10 +324,19 @@ def conv_transpose2d_forward(x, weight, bias, stride=(1, 1), padding=(0, 0), out
     c_out = c_out_per_group * groups
     out_hw = conv_transpose2d_output_size((h, w), (kh, kw), stride, padding, output_padding, dilation)
 
-    x_by_group = x.reshape(n, groups, c_in // groups, h * w)               # (N, G, C_in/G, L)
+    x_by_group = np.ascontiguousarray(x).reshape(n, groups, c_in // groups, h * w)   # (N, G, C_in/G, L)
     w_by_group = weight.reshape(groups, c_in // groups, -1)                # (G, C_in/G, C_out/G*KH*KW)
-    cols = np.matmul(w_by_group.swapaxes(-1, -2), x_by_group).reshape(n, c_out * kh * kw, h * w)
-    out = kernels.col2im(cols, (n, c_out, *out_hw), (kh, kw), stride, padding, dilation, (h, w))
+    out = np.empty((n, c_out, *out_hw), dtype=x.dtype)
+    # As in conv2d, the columns are made a chunk of images at a time in one reused buffer.
+    rows, length = c_out * kh * kw, h * w
+    chunks, size = _chunks(n, rows * length * x.itemsize)
+    buffer = np.empty(size * rows * length, dtype=x.dtype)
+    for images in chunks:
+        count = images.stop - images.start
+        cols = buffer[:count * rows * length].reshape(count, groups, rows // groups, length)
+        kernels.matmul(w_by_group.swapaxes(-1, -2), x_by_group[images], out=cols)
+        kernels.col2im(cols.reshape(count, rows, length), (count, c_out, *out_hw), (kh, kw), stride, padding,
+                       dilation, (h, w), out=out[images])
     if bias is not None:
         out = out + bias.reshape(1, c_out, 1, 1)
 
@@ -351,13 +362,22 @@ def conv_transpose2d_backward(dout, cache):
     db = dout.sum(axis=(0, 2, 3)) if has_bias else None
 
     # The forward pass was cols = W^T @ x followed by col2im; the adjoint of col2im is im2col,
-    # so dcols = im2col(dout) holds, for each input pixel, the dout values its kernel copy landed on.
-    dcols = kernels.im2col(dout, (kh, kw), stride, padding, dilation, (h, w))
-    dcols_by_group = dcols.reshape(n, groups, -1, h * w)                  # (N, G, C_out/G*KH*KW, L)
+    # so dcols = im2col(dout) holds, for each input pixel, the dout values its kernel copy landed
+    # on. Made a chunk of images at a time, as in the forward pass.
+    dx = np.empty(x.shape, dtype=dout.dtype)
+    dx_by_group = dx.reshape(x_by_group.shape)
+    dw = np.zeros(w_by_group.shape, dtype=dout.dtype)
+    for images, dcols in _columns(np.ascontiguousarray(dout), (kh, kw), stride, padding, dilation, (h, w)):
+        dcols_by_group = dcols.reshape(len(dcols), groups, -1, h * w)    # (images, G, C_out/G*KH*KW, L)
 
-    # cols = W^T @ x, so dx = W @ dcols: an ordinary conv2d of dout with the same weight.
-    dx = np.matmul(w_by_group, dcols_by_group).reshape(x.shape)
+        # cols = W^T @ x, so dx = W @ dcols: an ordinary conv2d of dout with the same weight.
+        kernels.matmul(w_by_group, dcols_by_group, out=dx_by_group[images])
 
-    # ... and dW = x @ dcols^T, summed over the batch.
-    dw = np.matmul(x_by_group, dcols_by_group.swapaxes(-1, -2)).sum(axis=0).reshape(weight.shape)
+        # ... and dW = x @ dcols^T, summed over the batch (image by image, so that the sum does
+        # not depend on the chunks).
+        dw_by_image = np.empty((len(dcols), *dw.shape), dtype=dw.dtype)
+        kernels.matmul(x_by_group[images], dcols_by_group.swapaxes(-1, -2), out=dw_by_image)
+        for dw_n in dw_by_image:
+            dw += dw_n
+    dw = dw.reshape(weight.shape)
     return dx, dw, db
