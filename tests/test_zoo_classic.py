@@ -18,11 +18,12 @@ import pytest
 
 import minidl as md
 from minidl import kernels, nn
-from minidl.zoo.alexnet import AlexNet, alexnet, alexnet_original, feature_map_side_original
+from minidl.zoo.alexnet import AlexNet, alexnet, alexnet_original
 from minidl.zoo.allconv import all_cnn_c
 from minidl.zoo.mobilenet import BLOCKS, DepthwiseSeparableBlock, mobilenet_v1
 from minidl.zoo.vgg import CONFIGS, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
-from minidl.zoo.zfnet import ZFNet, feature_map_side, zfnet
+from minidl.zoo.sizes import feature_map_side
+from minidl.zoo.zfnet import ZFNet, zfnet
 
 TORCHVISION = json.loads((Path(__file__).parent / "data" / "torchvision_state_dicts.json").read_text())
 
@@ -189,7 +190,7 @@ class TestAlexNetOriginal:
         with md.no_grad():
             assert conv1(images((1, 3, 227, 227))).shape == (1, 96, 55, 55)     # (227 - 11)/4 + 1 = 55
         assert count(alexnet_original_model) == ALEXNET_ORIGINAL_PARAMETERS
-        assert feature_map_side_original(227) == 6
+        assert feature_map_side(alexnet_original_model.features, 227, "test") == 6
         assert alexnet_original_model.classifier.fc6.weight.shape == (4096, 256 * 6 * 6)
         assert multiply_adds(alexnet_original_model, 227) == 1_135_256_096
 
@@ -202,7 +203,7 @@ class TestAlexNetOriginal:
     def test_trains_at_its_smallest_size(self):
         md.manual_seed(0)
         model = alexnet_original(num_classes=5, image_size=67)
-        assert feature_map_side_original(67) == 1 and model.classifier.fc6.in_features == 256
+        assert feature_map_side(model.features, 67, "test") == 1 and model.classifier.fc6.in_features == 256
         check_training_step(model, (3, 67, 67), 5)
         with md.no_grad(), pytest.raises(ValueError, match="max_pool2d"):
             model.features(images((1, 3, 66, 66)))
@@ -231,7 +232,7 @@ class TestZFNet:
             ("conv3", (384, 13, 13)), ("conv4", (384, 13, 13)), ("conv5", (256, 13, 13)),
             ("pool5", (256, 6, 6)),
         ]
-        assert feature_map_side(224) == 6
+        assert feature_map_side(zfnet_model.features, 224, "test") == 6
 
     def test_parameters_and_multiply_adds(self, zfnet_model):
         assert count(zfnet_model) == ZFNET_PARAMETERS
@@ -241,7 +242,7 @@ class TestZFNet:
     def test_trains_at_its_smallest_size(self):
         md.manual_seed(0)
         model = zfnet(num_classes=4, image_size=47)
-        assert feature_map_side(47) == 1 and model.classifier.fc6.in_features == 256
+        assert feature_map_side(model.features, 47, "test") == 1 and model.classifier.fc6.in_features == 256
         check_training_step(model, (3, 47, 47), 4)
 
     def test_needs_47_pixels(self):

@@ -58,6 +58,7 @@ indices are PyTorch's (``features.0.weight``, ``classifier.6.bias``), so its wei
 from collections import OrderedDict
 
 from minidl import nn
+from minidl.zoo.sizes import feature_map_side
 
 # The smallest image each layout takes: the three 3x3 stride-2 pools need their inputs to be at
 # least 15, 7 and 3 pixels across, so conv1's output must be 15: (63 + 4 - 11)//4 + 1 = 15 with
@@ -147,7 +148,7 @@ class AlexNetOriginal(nn.Module):
             ("relu5", nn.ReLU()),
             ("pool5", nn.MaxPool2d(kernel_size=3, stride=2)),
         ]))
-        side = feature_map_side_original(image_size)
+        side = feature_map_side(self.features, image_size, "alexnet_original")
         self.classifier = nn.Sequential(OrderedDict([
             ("flatten", nn.Flatten()),
             ("fc6", nn.Linear(256 * side * side, 4096)),
@@ -167,14 +168,6 @@ class AlexNetOriginal(nn.Module):
                 f"size fc6 was built for), got shape {tuple(x.shape)}"
             )
         return self.classifier(self.features(x))
-
-
-def feature_map_side_original(image_size):
-    """Side of ``AlexNetOriginal``'s last feature map, by W' = (W - F + 2P)/S + 1 layer by layer."""
-    side = (image_size - 11) // 4 + 1    # conv1 11x11, stride 4, no padding
-    side = (side - 3) // 2 + 1           # pool1 3x3, stride 2 (conv2 5x5 with padding 2 keeps it)
-    side = (side - 3) // 2 + 1           # pool2 (conv3, conv4, conv5 3x3 with padding 1 keep it)
-    return (side - 3) // 2 + 1           # pool5
 
 
 def alexnet(num_classes=1000, in_channels=3, image_size=224, dropout=0.5):

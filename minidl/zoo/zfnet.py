@@ -43,6 +43,7 @@ the size it was built for (at least 47x47).
 from collections import OrderedDict
 
 from minidl import nn
+from minidl.zoo.sizes import feature_map_side
 
 # The smallest image the network takes: conv1 must leave (47 + 2 - 7)//2 + 1 = 22 pixels, so
 # that pool1, conv2, pool2 and pool5 leave 11, 4, 2 and 1 (a pool that rounds up takes a 2x2 map:
@@ -87,7 +88,7 @@ class ZFNet(nn.Module):
             ("relu5", nn.ReLU()),
             ("pool5", nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True)),
         ]))
-        side = feature_map_side(image_size)
+        side = feature_map_side(self.features, image_size, "zfnet")
         self.classifier = nn.Sequential(OrderedDict([
             ("flatten", nn.Flatten()),
             ("fc6", nn.Linear(256 * side * side, 4096)),
@@ -107,22 +108,6 @@ class ZFNet(nn.Module):
                 f"was built for), got shape {tuple(x.shape)}"
             )
         return self.classifier(self.features(x))
-
-
-def _pool_side(side):
-    """A 3x3 stride-2 max pool that rounds up: W' = ceil((W - 3)/2) + 1, for W >= 2. The last
-    window may run a pixel past the edge (those taps are ignored); every window starts inside
-    the input, so PyTorch's rule of dropping a window that starts in the padding never applies."""
-    return -(-(side - 3) // 2) + 1
-
-
-def feature_map_side(image_size):
-    """Side of ``ZFNet``'s last feature map, layer by layer as in the module docstring."""
-    side = (image_size + 2 * 1 - 7) // 2 + 1    # conv1 7x7, stride 2, padding 1
-    side = _pool_side(side)                     # pool1
-    side = (side - 5) // 2 + 1                  # conv2 5x5, stride 2
-    side = _pool_side(side)                     # pool2 (conv3-5 3x3 with padding 1 keep it)
-    return _pool_side(side)                     # pool5
 
 
 def zfnet(num_classes=1000, in_channels=3, image_size=224, dropout=0.5):
