@@ -194,11 +194,11 @@ class TestAlexNetOriginal:
         assert alexnet_original_model.classifier.fc6.weight.shape == (4096, 256 * 6 * 6)
         assert multiply_adds(alexnet_original_model, 227) == 1_135_256_096
 
-    def test_grouped_over_two_gpus_it_has_the_papers_sixty_million(self):
-        # groups=2 halves the weights of conv2, conv4 and conv5
-        halved = sum(count(nn.Conv2d(c_in, c_out, k, bias=False)) // 2
-                     for c_in, c_out, k in [(96, 256, 5), (384, 384, 3), (384, 256, 3)])
-        assert ALEXNET_ORIGINAL_PARAMETERS - halved == 60_965_224
+    def test_grouped_over_two_gpus_it_has_the_papers_sixty_million(self, alexnet_original_model):
+        # The paper split conv2, conv4 and conv5 over two GPUs (groups=2), halving their weights.
+        features = alexnet_original_model.features
+        halved = sum(layer.weight.size // 2 for layer in (features.conv2, features.conv4, features.conv5))
+        assert count(alexnet_original_model) - halved == 60_965_224
 
     def test_trains_at_its_smallest_size(self):
         md.manual_seed(0)
