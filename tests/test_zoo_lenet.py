@@ -63,7 +63,7 @@ def test_bad_arguments_are_refused():
         lenet5(activation="gelu")
     with pytest.raises(ValueError, match="LeNet5: pool must be one of \\['avg', 'max'\\], got 'min'"):
         lenet5(pool="min")
-    with pytest.raises(ValueError, match=r"LeNet5: expected images of shape \(N, 1, 28, 28\), got shape \(2, 1, 32, 32\)"):
+    with pytest.raises(ValueError, match=r"LeNet5: expected images of shape \(N, 1, 28, 28\) .*got shape \(2, 1, 32, 32\)"):
         lenet5()(md.tensor(np.zeros((2, 1, 32, 32), np.float32)))
 
 

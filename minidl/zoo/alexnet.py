@@ -58,7 +58,7 @@ indices are PyTorch's (``features.0.weight``, ``classifier.6.bias``), so its wei
 from collections import OrderedDict
 
 from minidl import nn
-from minidl.zoo.sizes import feature_map_side
+from minidl.zoo.sizes import check_image_shape, feature_map_side
 
 # The smallest image each layout takes: the three 3x3 stride-2 pools need their inputs to be at
 # least 15, 7 and 3 pixels across, so conv1's output must be 15: (63 + 4 - 11)//4 + 1 = 15 with
@@ -149,25 +149,26 @@ class AlexNetOriginal(nn.Module):
             ("pool5", nn.MaxPool2d(kernel_size=3, stride=2)),
         ]))
         side = feature_map_side(self.features, image_size, "alexnet_original")
-        self.classifier = nn.Sequential(OrderedDict([
-            ("flatten", nn.Flatten()),
-            ("fc6", nn.Linear(256 * side * side, 4096)),
-            ("relu6", nn.ReLU()),
-            ("drop6", nn.Dropout(dropout)),
-            ("fc7", nn.Linear(4096, 4096)),
-            ("relu7", nn.ReLU()),
-            ("drop7", nn.Dropout(dropout)),
-            ("fc8", nn.Linear(4096, num_classes)),
-        ]))
+        self.classifier = fully_connected_head(256 * side * side, num_classes, dropout)
 
     def forward(self, x):
-        expected = (self.in_channels, self.image_size, self.image_size)
-        if x.ndim != 4 or tuple(x.shape[1:]) != expected:
-            raise ValueError(
-                f"AlexNetOriginal: expected images of shape (N, {', '.join(map(str, expected))}) (the "
-                f"size fc6 was built for), got shape {tuple(x.shape)}"
-            )
+        check_image_shape(x, "AlexNetOriginal", self.in_channels, self.image_size)
         return self.classifier(self.features(x))
+
+
+def fully_connected_head(in_features, num_classes, dropout):
+    """The 2012 paper's classifier, kept by ZFNet: flatten -> fc6 4096 -> ReLU -> dropout ->
+    fc7 4096 -> ReLU -> dropout -> fc8 num_classes."""
+    return nn.Sequential(OrderedDict([
+        ("flatten", nn.Flatten()),
+        ("fc6", nn.Linear(in_features, 4096)),
+        ("relu6", nn.ReLU()),
+        ("drop6", nn.Dropout(dropout)),
+        ("fc7", nn.Linear(4096, 4096)),
+        ("relu7", nn.ReLU()),
+        ("drop7", nn.Dropout(dropout)),
+        ("fc8", nn.Linear(4096, num_classes)),
+    ]))
 
 
 def alexnet(num_classes=1000, in_channels=3, image_size=224, dropout=0.5):

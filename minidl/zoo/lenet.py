@@ -34,6 +34,7 @@ squashing and averaging back, to compare.
 from collections import OrderedDict
 
 from minidl import nn
+from minidl.zoo.sizes import check_image_shape
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
@@ -86,12 +87,7 @@ class LeNet5(nn.Module):
         ]))
 
     def forward(self, x):
-        expected = (self.in_channels, self.image_size, self.image_size)
-        if x.ndim != 4 or tuple(x.shape[1:]) != expected:
-            raise ValueError(
-                f"LeNet5: expected images of shape (N, {', '.join(map(str, expected))}), "
-                f"got shape {tuple(x.shape)}"
-            )
+        check_image_shape(x, "LeNet5", self.in_channels, self.image_size)
         return self.classifier(self.features(x))
 
 

@@ -1,7 +1,8 @@
-"""The side of the feature map a stack of convolutions and pools makes of an image.
+"""Image sizes in networks whose fully connected layers are built for one input size.
 
-Networks that end in fully connected layers without an adaptive pool (the 2012 AlexNet, ZFNet)
-must know it to size their first fully connected layer: C * side * side inputs.
+Networks that end in fully connected layers without an adaptive pool (LeNet-5, the 2012
+AlexNet, ZFNet) size their first fully connected layer from the last feature map, C * side *
+side inputs, and so take images of that one size only.
 """
 
 from minidl import kernels, nn
@@ -24,3 +25,13 @@ def feature_map_side(features, image_size, model):
                 (layer.dilation, "dilation")))
             side = kernels.output_size(model, side, window, stride, padding, dilation, ceil_mode=layer.ceil_mode)
     return side[0]
+
+
+def check_image_shape(x, model, in_channels, image_size):
+    """Refuse input that is not (N, in_channels, image_size, image_size), naming ``model``."""
+    expected = (in_channels, image_size, image_size)
+    if x.ndim != 4 or tuple(x.shape[1:]) != expected:
+        raise ValueError(
+            f"{model}: expected images of shape (N, {', '.join(map(str, expected))}) (the size its fully "
+            f"connected layers were built for), got shape {tuple(x.shape)}"
+        )

@@ -43,7 +43,8 @@ the size it was built for (at least 47x47).
 from collections import OrderedDict
 
 from minidl import nn
-from minidl.zoo.sizes import feature_map_side
+from minidl.zoo.alexnet import fully_connected_head
+from minidl.zoo.sizes import check_image_shape, feature_map_side
 
 # The smallest image the network takes: conv1 must leave (47 + 2 - 7)//2 + 1 = 22 pixels, so
 # that pool1, conv2, pool2 and pool5 leave 11, 4, 2 and 1 (a pool that rounds up takes a 2x2 map:
@@ -89,24 +90,10 @@ class ZFNet(nn.Module):
             ("pool5", nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True)),
         ]))
         side = feature_map_side(self.features, image_size, "zfnet")
-        self.classifier = nn.Sequential(OrderedDict([
-            ("flatten", nn.Flatten()),
-            ("fc6", nn.Linear(256 * side * side, 4096)),
-            ("relu6", nn.ReLU()),
-            ("drop6", nn.Dropout(dropout)),
-            ("fc7", nn.Linear(4096, 4096)),
-            ("relu7", nn.ReLU()),
-            ("drop7", nn.Dropout(dropout)),
-            ("fc8", nn.Linear(4096, num_classes)),
-        ]))
+        self.classifier = fully_connected_head(256 * side * side, num_classes, dropout)
 
     def forward(self, x):
-        expected = (self.in_channels, self.image_size, self.image_size)
-        if x.ndim != 4 or tuple(x.shape[1:]) != expected:
-            raise ValueError(
-                f"ZFNet: expected images of shape (N, {', '.join(map(str, expected))}) (the size fc6 "
-                f"was built for), got shape {tuple(x.shape)}"
-            )
+        check_image_shape(x, "ZFNet", self.in_channels, self.image_size)
         return self.classifier(self.features(x))
 
 
