@@ -112,3 +112,16 @@ def two_threads():
     md.set_num_threads(min(2, max_threads()))
     yield
     md.set_num_threads(previous)
+
+
+def test_a_nan_in_a_channel_stays_visible():
+    """The compiled sums may be reordered, but a NaN must still poison its channel's statistics
+    (training relies on it to stop on a diverging loss), and only that channel's."""
+    x, _ = draw((4, 3, 5, 5), 4, np.float32)
+    x[2, 1, 3, 3] = np.nan
+    for kernel in (channels.channel_moments_fast, channels.channel_moments_reference):
+        mean, var = kernel(x)
+        assert np.isnan(mean[1]) and np.isnan(var[1])
+        assert np.isfinite(mean[[0, 2]]).all() and np.isfinite(var[[0, 2]]).all()
+    total, dot = channels.channel_sums_fast(x, x)
+    assert np.isnan(total[1]) and np.isnan(dot[1]) and np.isfinite(total[[0, 2]]).all()

@@ -67,7 +67,13 @@ def _rows(x):
     return x.reshape(x.shape[0], x.shape[1], -1)
 
 
-@njit(cache=True, nogil=True)
+# The sums may be reassociated: LLVM then runs them in SIMD lanes, about 10x faster than one
+# addition after another. Only reassociation and fused multiply-add are allowed, not the
+# "no NaN / no inf" assumptions of full fastmath, so a NaN in the data still comes out as NaN.
+REDUCTION_MATH = {"reassoc", "contract"}
+
+
+@njit(cache=True, nogil=True, fastmath=REDUCTION_MATH)
 def _moments(x, mean, var, start, stop):
     n, _, length = x.shape
     count = n * length
@@ -86,7 +92,7 @@ def _moments(x, mean, var, start, stop):
         var[c] = squares / count
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=REDUCTION_MATH)
 def _sums(a, b, sum_a, sum_ab, start, stop):
     n, _, length = a.shape
     for c in range(start, stop):
