@@ -9,8 +9,8 @@ Every kernel exists twice, joined by ``backend.dispatch``:
 
   so a pool is a reduction over the two kernel axes (i, j), with no loop over output positions.
 - ``*_fast``: the same results from loops compiled by Numba. Each (n, c) plane is pooled on
-  its own, so the planes are shared out among the threads (``prange``) and no two threads ever
-  write the same element. The loops are arranged so that the innermost one runs over
+  its own, so blocks of planes are shared out among minidl's threads (``launch``, as for the
+  convolution kernels) and no two threads ever write the same element. The loops are arranged so that the innermost one runs over
   contiguous arrays without branches, which the compiler turns into vector instructions:
   max pooling goes tap by tap over all windows at once, average pooling sums the columns of
   a window row first (see each loop's docstring).
@@ -20,13 +20,12 @@ last window may run past the padded input at the bottom or right: its taps there
 like any other) and work on float32 or float64 arrays, keeping the dtype.
 """
 
-import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from minidl.kernels.backend import dispatch
 from minidl.kernels.im2col import col2im, pad2d, sliding_windows
-from minidl.kernels.threads import compile_notice
+from minidl.kernels.im2col_numba import launch
 
 
 def _overhang(input_hw, kernel, stride, padding, dilation, out_hw):
@@ -126,9 +125,9 @@ def _take_larger(values, offset, best, best_offset, new_best, new_offset):
         new_offset[k] = offset if wins else current_offset
 
 
-@njit(parallel=True, cache=True)
-def _max_pool2d_planes(x, out, switches, kh, kw, sh, sw, ph, pw, dh, dw, chunks):
-    """Fill out and switches, both (planes, H', W'), from x (planes, H, W).
+@njit(cache=True, nogil=True)
+def _max_pool2d_planes(x, out, switches, kh, kw, sh, sw, ph, pw, dh, dw, start, stop):
+    """Fill out and switches, both (planes, H', W'), from x (planes, H, W), for planes [start, stop).
 
     Tap by tap rather than window by window: for tap (i, j), in row-major order, the value it
     reads in every window, xp[y*SH + i*DH, x*SW + j*DW] of the -inf padded plane xp, is
@@ -139,7 +138,7 @@ def _max_pool2d_planes(x, out, switches, kh, kw, sh, sw, ph, pw, dh, dw, chunks)
     In a window whose real elements are all -inf no tap wins (-inf never beats -inf); its
     switch is its first real tap, as in the reference.
     """
-    planes, h, w = x.shape
+    h, w = x.shape[1:]
     oh, ow = out.shape[1:]
     outputs = oh * ow
     # The padded plane xp: P on each side, and the ceil_mode overhang at the bottom and right.
@@ -147,54 +146,50 @@ def _max_pool2d_planes(x, out, switches, kh, kw, sh, sw, ph, pw, dh, dw, chunks)
     hp = max(h + 2 * ph, (oh - 1) * sh + dh * (kh - 1) + 1)
     wp = max(w + 2 * pw, (ow - 1) * sw + dw * (kw - 1) + 1)
     padded = hp > h or wp > w
-    # The planes are split into ``chunks`` runs; a thread reuses its scratch arrays for a whole run.
-    for chunk in prange(chunks):
-        xp = np.full((hp, wp) if padded else (0, 0), -np.inf, x.dtype)
-        values = np.empty(outputs, x.dtype)
-        other_best = np.empty(outputs, x.dtype)
-        other_offset = np.empty(outputs, np.int64)
-        for plane in range(chunk * planes // chunks, (chunk + 1) * planes // chunks):
-            if padded:
-                xp[ph:ph + h, pw:pw + w] = x[plane]
-            source = xp if padded else x[plane]
-            best = out[plane].reshape(outputs)
-            best_offset = switches[plane].reshape(outputs)
-            best[:] = -np.inf
-            best_offset[:] = -1                                   # no real tap has won yet
-            for i in range(kh):
-                for j in range(kw):
-                    for y in range(oh):
-                        source_row = source[y * sh + i * dh]
-                        for x_out in range(ow):
-                            values[y * ow + x_out] = source_row[x_out * sw + j * dw]
-                    # The best so far lives in (best, best_offset) and (other_best, other_offset)
-                    # in turn, one tap each; after an odd number of taps it is in the other pair.
-                    if (i * kw + j) % 2 == 0:
-                        _take_larger(values, i * dh * w + j * dw, best, best_offset, other_best, other_offset)
-                    else:
-                        _take_larger(values, i * dh * w + j * dw, other_best, other_offset, best, best_offset)
-            if kh * kw % 2 == 1:
-                best[:] = other_best
-                best_offset[:] = other_offset
-            for y in range(oh):
-                for x_out in range(ow):
-                    offset = best_offset[y * ow + x_out]
-                    if offset < 0:
-                        # No tap won: every real element of this window is -inf.
-                        first_i, first_j = _first_inside(y * sh - ph, dh), _first_inside(x_out * sw - pw, dw)
-                        offset = first_i * dh * w + first_j * dw
-                    best_offset[y * ow + x_out] = (y * sh - ph) * w + x_out * sw - pw + offset
+    # Scratch arrays, reused for every plane of the block.
+    xp = np.full((hp, wp) if padded else (0, 0), -np.inf, x.dtype)
+    values = np.empty(outputs, x.dtype)
+    other_best = np.empty(outputs, x.dtype)
+    other_offset = np.empty(outputs, np.int64)
+    for plane in range(start, stop):
+        if padded:
+            xp[ph:ph + h, pw:pw + w] = x[plane]
+        source = xp if padded else x[plane]
+        best = out[plane].reshape(outputs)
+        best_offset = switches[plane].reshape(outputs)
+        best[:] = -np.inf
+        best_offset[:] = -1                                   # no real tap has won yet
+        for i in range(kh):
+            for j in range(kw):
+                for y in range(oh):
+                    source_row = source[y * sh + i * dh]
+                    for x_out in range(ow):
+                        values[y * ow + x_out] = source_row[x_out * sw + j * dw]
+                # The best so far lives in (best, best_offset) and (other_best, other_offset)
+                # in turn, one tap each; after an odd number of taps it is in the other pair.
+                if (i * kw + j) % 2 == 0:
+                    _take_larger(values, i * dh * w + j * dw, best, best_offset, other_best, other_offset)
+                else:
+                    _take_larger(values, i * dh * w + j * dw, other_best, other_offset, best, best_offset)
+        if kh * kw % 2 == 1:
+            best[:] = other_best
+            best_offset[:] = other_offset
+        for y in range(oh):
+            for x_out in range(ow):
+                offset = best_offset[y * ow + x_out]
+                if offset < 0:
+                    # No tap won: every real element of this window is -inf.
+                    first_i, first_j = _first_inside(y * sh - ph, dh), _first_inside(x_out * sw - pw, dw)
+                    offset = first_i * dh * w + first_j * dw
+                best_offset[y * ow + x_out] = (y * sh - ph) * w + x_out * sw - pw + offset
 
 
 def max_pool2d_fast(x, kernel, stride, padding, dilation, out_hw):
-    """``max_pool2d_reference`` as compiled loops, one thread per group of (n, c) planes."""
-    compile_notice(__file__)
+    """``max_pool2d_reference`` as compiled loops, blocks of (n, c) planes shared among threads."""
     out = np.empty((*x.shape[:2], *out_hw), dtype=x.dtype)
     switches = np.empty(out.shape, dtype=np.int64)
-    planes = x.shape[0] * x.shape[1]
-    # A few runs of planes per thread, so that threads finishing early pick up more work.
-    chunks = min(planes, 4 * numba.get_num_threads())
-    _max_pool2d_planes(_planes(x), _planes(out), _planes(switches), *kernel, *stride, *padding, *dilation, chunks)
+    launch(__file__, _max_pool2d_planes, x.shape[0] * x.shape[1], out.size, _planes(x), _planes(out),
+           _planes(switches), *kernel, *stride, *padding, *dilation)
     return out, switches
 
 
@@ -221,10 +216,10 @@ def max_pool2d_backward_reference(dout, switches, x_shape):
     return dx.reshape(x_shape)
 
 
-@njit(parallel=True, cache=True)
-def _max_pool2d_backward_planes(dout, switches, dx):
-    """dx (planes, H*W) = the scatter-add of dout (planes, H'*W') through switches."""
-    for plane in prange(dx.shape[0]):
+@njit(cache=True, nogil=True)
+def _max_pool2d_backward_planes(dout, switches, dx, start, stop):
+    """dx (planes, H*W) = the scatter-add of dout (planes, H'*W') through switches, planes [start, stop)."""
+    for plane in range(start, stop):
         dx[plane, :] = 0
         for k in range(dout.shape[1]):
             dx[plane, switches[plane, k]] += dout[plane, k]
@@ -233,11 +228,11 @@ def _max_pool2d_backward_planes(dout, switches, dx):
 def max_pool2d_backward_fast(dout, switches, x_shape):
     """``max_pool2d_backward_reference`` as compiled loops; each thread owns whole planes, so
     the += of windows sharing a switch never races."""
-    compile_notice(__file__)
     n, c, h, w = x_shape
     outputs = dout.shape[2] * dout.shape[3]
     dx = np.empty((n * c, h * w), dtype=dout.dtype)
-    _max_pool2d_backward_planes(_planes(dout).reshape(n * c, outputs), _planes(switches).reshape(n * c, outputs), dx)
+    launch(__file__, _max_pool2d_backward_planes, n * c, dx.size, _planes(dout).reshape(n * c, outputs),
+           _planes(switches).reshape(n * c, outputs), dx)
     return dx.reshape(x_shape)
 
 
@@ -290,19 +285,20 @@ def avg_pool2d_reference(x, kernel, stride, padding, count_include_pad, out_hw):
     return windows.sum(axis=(2, 3)) / divisor
 
 
-@njit(parallel=True, cache=True)
-def _avg_pool2d_planes(x, divisor, out, kh, kw, sh, sw, ph, pw):
-    """out (planes, H', W') = window sums of x (planes, H, W), divided by divisor (H', W').
+@njit(cache=True, nogil=True)
+def _avg_pool2d_planes(x, divisor, out, kh, kw, sh, sw, ph, pw, start, stop):
+    """out (planes, H', W') = window sums of x (planes, H, W), divided by divisor (H', W'),
+    for planes [start, stop).
 
     A window's sum is the sum over its columns of its column sums. For output row y the
     window rows are summed once for every input column (a loop over contiguous rows, which
     the compiler vectorises); each output of the row then adds up the column sums under its
     window. Zero padding adds nothing, so only the rows and columns inside the input are read.
     """
-    planes, h, w = x.shape
+    h, w = x.shape[1:]
     oh, ow = out.shape[1:]
-    for plane in prange(planes):
-        column_sums = np.empty(w, x.dtype)
+    column_sums = np.empty(w, x.dtype)
+    for plane in range(start, stop):
         for y in range(oh):
             column_sums[:] = 0
             for row in range(max(y * sh - ph, 0), min(y * sh - ph + kh, h)):
@@ -317,11 +313,11 @@ def _avg_pool2d_planes(x, divisor, out, kh, kw, sh, sw, ph, pw):
 
 
 def avg_pool2d_fast(x, kernel, stride, padding, count_include_pad, out_hw):
-    """``avg_pool2d_reference`` as compiled loops, one thread per group of (n, c) planes."""
-    compile_notice(__file__)
+    """``avg_pool2d_reference`` as compiled loops, blocks of (n, c) planes shared among threads."""
     divisor = avg_pool2d_divisor(x.shape[2:], kernel, stride, padding, count_include_pad, out_hw, x.dtype)
     out = np.empty((*x.shape[:2], *out_hw), dtype=x.dtype)
-    _avg_pool2d_planes(_planes(x), divisor, _planes(out), *kernel, *stride, *padding)
+    launch(__file__, _avg_pool2d_planes, x.shape[0] * x.shape[1], out.size, _planes(x), divisor, _planes(out),
+           *kernel, *stride, *padding)
     return out
 
 
@@ -351,8 +347,8 @@ def avg_pool2d_backward_reference(dout, x_shape, kernel, stride, padding, count_
     return dx[:, :, :h, :w]
 
 
-@njit(parallel=True, cache=True)
-def _avg_pool2d_backward_planes(share, dx, kh, kw, sh, sw, ph, pw):
+@njit(cache=True, nogil=True)
+def _avg_pool2d_backward_planes(share, dx, kh, kw, sh, sw, ph, pw, start, stop):
     """dx (planes, H, W): every output adds its share (planes, H', W') to each input element of its window.
 
     The forward pass in reverse: for output row y, each output first adds its share onto
@@ -360,10 +356,10 @@ def _avg_pool2d_backward_planes(share, dx, kh, kw, sh, sw, ph, pw):
     row of the window (contiguous rows, vectorised). Each thread owns whole planes, so the +=
     of overlapping windows never races.
     """
-    planes, h, w = dx.shape
+    h, w = dx.shape[1:]
     oh, ow = share.shape[1:]
-    for plane in prange(planes):
-        column_shares = np.empty(w, dx.dtype)
+    column_shares = np.empty(w, dx.dtype)
+    for plane in range(start, stop):
         dx[plane] = 0
         for y in range(oh):
             column_shares[:] = 0
@@ -379,10 +375,10 @@ def _avg_pool2d_backward_planes(share, dx, kh, kw, sh, sw, ph, pw):
 def avg_pool2d_backward_fast(dout, x_shape, kernel, stride, padding, count_include_pad):
     """``avg_pool2d_backward_reference`` as compiled loops: the shares dout / divisor are
     computed as in NumPy, the loops add them onto dx."""
-    compile_notice(__file__)
     divisor = avg_pool2d_divisor(x_shape[2:], kernel, stride, padding, count_include_pad, dout.shape[2:], dout.dtype)
     dx = np.empty(x_shape, dtype=dout.dtype)
-    _avg_pool2d_backward_planes(_planes(dout / divisor), _planes(dx), *kernel, *stride, *padding)
+    launch(__file__, _avg_pool2d_backward_planes, x_shape[0] * x_shape[1], dx.size, _planes(dout / divisor),
+           _planes(dx), *kernel, *stride, *padding)
     return dx
 
 
