@@ -155,9 +155,12 @@ class DenseNet(nn.Module):
         stages.append(("norm5", nn.BatchNorm2d(channels)))
         self.features = nn.Sequential(OrderedDict(stages))
         self.classifier = nn.Linear(channels, num_classes)
-        self._init_weights()
+        self.reset_parameters()
 
-    def _init_weights(self):
+    def reset_parameters(self):
+        """He initialisation of the convolutions, W ~ N(0, 2 / fan_in) (fan_in = C_in * KH * KW:
+        the activations' variance is kept on the way forward, through the ReLUs); batch norms
+        start as the identity; the classifier keeps the Linear default with a zero bias."""
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight)

@@ -261,9 +261,9 @@ class GoogLeNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(1024, num_classes)
-        self._init_weights()
+        self.reset_parameters()
 
-    def _init_weights(self):
+    def reset_parameters(self):
         """Convolution and linear weights ~ N(0, 0.01^2) (torchvision truncates at +-2, which is 200
         standard deviations: no draw ever reaches it); batch norm weight 1, bias 0."""
         for module in self.modules():
