@@ -131,24 +131,12 @@ class TestAlexNet:
 
     def test_computes_what_pytorchs_layout_computes(self, alexnet_model):
         torch = pytest.importorskip("torch")
-        tnn = torch.nn
-        reference = tnn.Module()
-        reference.features = tnn.Sequential(
-            tnn.Conv2d(3, 64, 11, 4, 2), tnn.ReLU(), tnn.MaxPool2d(3, 2),
-            tnn.Conv2d(64, 192, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(3, 2),
-            tnn.Conv2d(192, 384, 3, padding=1), tnn.ReLU(), tnn.Conv2d(384, 256, 3, padding=1), tnn.ReLU(),
-            tnn.Conv2d(256, 256, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(3, 2),
-        )
-        reference.classifier = tnn.Sequential(
-            tnn.Dropout(), tnn.Linear(9216, 4096), tnn.ReLU(), tnn.Dropout(), tnn.Linear(4096, 4096), tnn.ReLU(),
-            tnn.Linear(4096, 1000),
-        )
+        reference = torch_alexnet(torch.nn, 1000)
         reference.load_state_dict({key: torch.from_numpy(value) for key, value in alexnet_model.state_dict().items()})
-        # 100x100 leaves a 2x2 map, which the adaptive pool spreads over 6x6 in overlapping windows
-        x = images((2, 3, 100, 100), seed=5)
+        # 160x160 leaves a 4x4 map, which the adaptive pool spreads over 6x6 in overlapping windows
+        x = images((2, 3, 160, 160), seed=5)
         with torch.no_grad():
-            pooled = tnn.functional.adaptive_avg_pool2d(reference.features(torch.from_numpy(x.data)), (6, 6))
-            expected = reference.classifier.eval()(pooled.flatten(1)).numpy()
+            expected = reference.eval()(torch.from_numpy(x.data)).numpy()
         with md.no_grad():
             np.testing.assert_allclose(alexnet_model.eval()(x).data, expected, atol=1e-5, rtol=0)
 
@@ -452,3 +440,60 @@ class TestAllCNNC:
         model = all_cnn_c(widths=(4, 8)).eval()
         with md.no_grad(), pytest.raises(ValueError, match="conv2d"):
             model(images((1, 3, 8, 8)))
+
+
+# ---------------------------------------------------------------------------------- AlexNet's backward pass
+def torch_alexnet(tnn, num_classes):
+    """PyTorch's AlexNet layout, written out, with the same module names and indices as ours."""
+
+    class AlexNetTwin(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = tnn.Sequential(
+                tnn.Conv2d(3, 64, 11, stride=4, padding=2), tnn.ReLU(), tnn.MaxPool2d(3, stride=2),
+                tnn.Conv2d(64, 192, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(3, stride=2),
+                tnn.Conv2d(192, 384, 3, padding=1), tnn.ReLU(), tnn.Conv2d(384, 256, 3, padding=1), tnn.ReLU(),
+                tnn.Conv2d(256, 256, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(3, stride=2),
+            )
+            self.avgpool = tnn.AdaptiveAvgPool2d((6, 6))
+            self.classifier = tnn.Sequential(
+                tnn.Dropout(), tnn.Linear(9216, 4096), tnn.ReLU(), tnn.Dropout(), tnn.Linear(4096, 4096), tnn.ReLU(),
+                tnn.Linear(4096, num_classes),
+            )
+
+        def forward(self, x):
+            return self.classifier(self.avgpool(self.features(x)).flatten(1))
+
+    return AlexNetTwin()
+
+
+def test_alexnet_backward_matches_its_pytorch_twin():
+    """In float64 and evaluation mode (no dropout), a random dout sent back through our AlexNet
+    and its PyTorch twin gives the same gradient for the input and every parameter. 63x63 is the
+    smallest image: the last max pool leaves 1x1, which the adaptive pool copies to 6x6, so its
+    backward pass sums 36 gradients into each channel."""
+    torch = pytest.importorskip("torch")
+    md.manual_seed(0)
+    model = AlexNet(num_classes=10).double().eval()
+    # The twin is built without memory or random draws ("meta" tensors); assign=True then makes
+    # our arrays its parameters, instead of copying them into 57 million initialised ones.
+    with torch.device("meta"):
+        twin = torch_alexnet(torch.nn, num_classes=10).eval()
+    twin.load_state_dict({key: torch.from_numpy(value) for key, value in model.state_dict().items()}, assign=True)
+
+    x = np.random.default_rng(6).standard_normal((2, 3, 63, 63))
+    x_ours, x_torch = md.tensor(x, requires_grad=True), torch.from_numpy(x).requires_grad_()
+    out, expected = model(x_ours), twin(x_torch)
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=0, atol=1e-10)
+    dout = np.random.default_rng(7).standard_normal(out.shape)
+    out.backward(dout)
+    expected.backward(torch.from_numpy(dout))
+
+    np.testing.assert_allclose(x_ours.grad, x_torch.grad.numpy(), rtol=0, atol=1e-10)
+    twin_parameters = dict(twin.named_parameters())
+    assert [name for name, _ in model.named_parameters()] == list(twin_parameters)
+    for name, param in model.named_parameters():
+        np.testing.assert_allclose(param.grad, twin_parameters[name].grad.numpy(), rtol=0, atol=1e-10, err_msg=name)
+    # the gradients are far above the tolerance, so the comparison above is not vacuous
+    assert np.abs(x_ours.grad).max() > 1e-4
+    assert np.abs(model.features[0].weight.grad).max() > 1e-3 and np.abs(model.classifier[6].weight.grad).max() > 1e-2

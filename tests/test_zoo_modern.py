@@ -359,3 +359,142 @@ def test_transform_input_maps_imagenet_normalisation_to_minus_one_one():
     np.testing.assert_allclose(moved.data, (pixels - 0.5) / 0.5, atol=1e-12)
     with pytest.raises(ValueError, match="transform_input .* needs in_channels=3, got 1"):
         googlenet(in_channels=1, transform_input=True)
+
+
+# ---------------------------------------------------------------- parity with hand-built PyTorch twins
+def randomise_state(model, seed):
+    """Convert ``model`` to float64 and give every parameter and batch-norm buffer random values,
+    so that no batch norm is the identity in evaluation mode (running_var in [0.5, 1.5]) and the
+    convolutions keep activations of order one (weights ~ N(0, 1 / fan_in))."""
+    rng = np.random.default_rng(seed)
+    state = model.double().state_dict()
+    for key, value in state.items():
+        if key.endswith("num_batches_tracked"):
+            continue
+        if key.endswith("running_var"):
+            state[key] = rng.uniform(0.5, 1.5, value.shape)
+        elif value.ndim == 4:
+            state[key] = rng.standard_normal(value.shape) / np.sqrt(value[0].size)
+        else:
+            state[key] = rng.standard_normal(value.shape)
+    model.load_state_dict(state)
+    return model
+
+
+def assert_matches_twin(torch, ours, twin, x, training, seed=0):
+    """Load our weights into the PyTorch twin, run both on ``x`` in the same mode and back-propagate
+    the same random dout: the outputs, the input gradients, every parameter's gradient and (after
+    a training step) the running statistics must agree to float64 rounding."""
+    twin.double().load_state_dict({key: torch.from_numpy(np.array(value)) for key, value in ours.state_dict().items()})
+    ours.train(training)
+    twin.train(training)
+    x_ours, x_torch = md.tensor(x, requires_grad=True), torch.from_numpy(x).requires_grad_()
+    out, expected = ours(x_ours), twin(x_torch)
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=0, atol=1e-10)
+
+    dout = np.random.default_rng(seed + 1).standard_normal(out.shape)
+    out.backward(dout)
+    expected.backward(torch.from_numpy(dout))
+    np.testing.assert_allclose(x_ours.grad, x_torch.grad.numpy(), rtol=0, atol=1e-10)
+    twin_parameters = dict(twin.named_parameters())
+    assert [name for name, _ in ours.named_parameters()] == list(twin_parameters)
+    for name, param in ours.named_parameters():
+        np.testing.assert_allclose(param.grad, twin_parameters[name].grad.numpy(), rtol=0, atol=1e-10, err_msg=name)
+    twin_state = twin.state_dict()
+    for key, value in ours.state_dict().items():
+        np.testing.assert_allclose(value, twin_state[key].numpy(), rtol=0, atol=1e-12, err_msg=key)
+
+
+def torch_basic_conv2d(tnn):
+    """The twin of googlenet.BasicConv2d: conv without bias, batch norm (eps 0.001), ReLU."""
+
+    class BasicConv2d(tnn.Module):
+        def __init__(self, in_channels, out_channels, **conv_options):
+            super().__init__()
+            self.conv = tnn.Conv2d(in_channels, out_channels, bias=False, **conv_options)
+            self.bn = tnn.BatchNorm2d(out_channels, eps=0.001)
+            self.relu = tnn.ReLU()
+
+        def forward(self, x):
+            return self.relu(self.bn(self.conv(x)))
+
+    return BasicConv2d
+
+
+def torch_inception(torch, in_channels, ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj, ch5x5_kernel):
+    """torchvision's Inception module, written out: four branches concatenated in order 1, 2, 3, 4."""
+    tnn = torch.nn
+    conv = torch_basic_conv2d(tnn)
+
+    class Inception(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.branch1 = conv(in_channels, ch1x1, kernel_size=1)
+            self.branch2 = tnn.Sequential(conv(in_channels, ch3x3red, kernel_size=1),
+                                          conv(ch3x3red, ch3x3, kernel_size=3, padding=1))
+            self.branch3 = tnn.Sequential(conv(in_channels, ch5x5red, kernel_size=1),
+                                          conv(ch5x5red, ch5x5, kernel_size=ch5x5_kernel, padding=ch5x5_kernel // 2))
+            self.branch4 = tnn.Sequential(tnn.MaxPool2d(3, stride=1, padding=1, ceil_mode=True),
+                                          conv(in_channels, pool_proj, kernel_size=1))
+
+        def forward(self, x):
+            return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], 1)
+
+    return Inception()
+
+
+@pytest.mark.parametrize("training", [False, True], ids=["eval", "train"])
+@pytest.mark.parametrize("ch5x5_kernel", [5, 3])
+def test_inception_module_matches_its_pytorch_twin(ch5x5_kernel, training):
+    """The four branches compute different maps (widths 4, 5, 3 and 4), so concatenating them in
+    another order, a wrong kernel or padding in a branch, or a pool that pads with 0 instead of
+    -inf changes the output and the gradients. (With stride 1, ceil_mode does not change the
+    pool's output size: 9 + 2 - 3 + 1 = 9 either way.)"""
+    torch = pytest.importorskip("torch")
+    config = (8, 4, 3, 5, 2, 3, 4)
+    ours = randomise_state(Inception(*config, ch5x5_kernel=ch5x5_kernel), seed=ch5x5_kernel)
+    x = np.random.default_rng(2).standard_normal((2, 8, 9, 9))
+    assert_matches_twin(torch, ours, torch_inception(torch, *config, ch5x5_kernel), x, training)
+
+
+def torch_dense_block(torch, num_layers, in_channels, growth_rate, bn_size):
+    """torchvision's _DenseBlock, written out: layer l reads cat(x, new_1, ..., new_{l-1})."""
+    tnn = torch.nn
+
+    class DenseLayer(tnn.Module):
+        def __init__(self, channels):
+            super().__init__()
+            self.norm1 = tnn.BatchNorm2d(channels)
+            self.relu1 = tnn.ReLU()
+            self.conv1 = tnn.Conv2d(channels, bn_size * growth_rate, 1, bias=False)
+            self.norm2 = tnn.BatchNorm2d(bn_size * growth_rate)
+            self.relu2 = tnn.ReLU()
+            self.conv2 = tnn.Conv2d(bn_size * growth_rate, growth_rate, 3, padding=1, bias=False)
+
+        def forward(self, x):
+            return self.conv2(self.relu2(self.norm2(self.conv1(self.relu1(self.norm1(x))))))
+
+    class DenseBlock(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            for i in range(num_layers):
+                self.add_module(f"denselayer{i + 1}", DenseLayer(in_channels + i * growth_rate))
+
+        def forward(self, x):
+            features = [x]
+            for layer in self.children():
+                features.append(layer(torch.cat(features, 1)))
+            return torch.cat(features, 1)
+
+    return DenseBlock()
+
+
+@pytest.mark.parametrize("training", [False, True], ids=["eval", "train"])
+def test_dense_block_matches_its_pytorch_twin(training):
+    """Three layers on 6 input channels with growth 4: every layer's input is the concatenation
+    of all earlier features, in order, and the block returns all 6 + 3 * 4 = 18 channels."""
+    torch = pytest.importorskip("torch")
+    ours = randomise_state(densenet.DenseBlock(3, 6, growth_rate=4, bn_size=2), seed=4)
+    x = np.random.default_rng(5).standard_normal((2, 6, 5, 5))
+    assert ours.eval()(md.tensor(x)).shape == (2, 18, 5, 5)   # evaluation: the running statistics stay put
+    assert_matches_twin(torch, ours, torch_dense_block(torch, 3, 6, growth_rate=4, bn_size=2), x, training)
