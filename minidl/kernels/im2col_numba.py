@@ -15,7 +15,9 @@ This module also holds how work is shared among threads: ``launch`` for the comp
 all the convolution kernels, ``matmul`` for the layers' batches of matrix products.
 """
 
+import itertools
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -141,22 +143,42 @@ def result_array(out, shape, dtype, kernel):
 # threads take the cores the other pool is waiting for. When another process is busy too, a
 # matrix product split over OpenBLAS's threads waits for the slowest of them at every call.
 # Our threads sleep while idle, the compiled loops release the GIL (``nogil=True``) so they
-# really run side by side, each matrix product runs on one thread, and the blocks are handed
-# out as threads become free, so a thread slowed down by another process simply does fewer.
+# really run side by side, and each matrix product runs on one thread. The calling thread works
+# too, beside threads - 1 pool threads, and every one of them takes the next block as soon as it
+# is free: a thread slowed down by another process simply does fewer blocks, and a call costs
+# one hand-over per pool thread, not one per block (a hand-over is tens of microseconds, which
+# a ResNet's few hundred kernel calls per step would otherwise pay thousands of times).
 _pools = {}                      # (process id, threads) -> pool; a forked child needs its own threads
 _blas = []                       # the BLAS libraries' thread controller, made on first use
 
 
 def _run_blocks(function, items, threads):
-    """Call ``function(start, stop)`` on blocks covering [0, items), spread over ``threads``."""
+    """Call ``function(start, stop)`` on blocks covering [0, items), spread over ``threads``
+    (the calling thread and threads - 1 pool threads)."""
     key = (os.getpid(), threads)
     if key not in _pools:
-        _pools[key] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="minidl-kernel")
+        _pools[key] = ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="minidl-kernel")
     blocks = min(items, 4 * threads)
     bounds = [items * k // blocks for k in range(blocks + 1)]
-    futures = [_pools[key].submit(function, lo, hi) for lo, hi in zip(bounds, bounds[1:])]
-    for future in futures:
-        future.result()
+    taken = itertools.count()
+    lock = threading.Lock()
+
+    def work():
+        while True:
+            with lock:                                     # each block goes to exactly one thread
+                k = next(taken)
+            if k >= blocks:
+                return
+            function(bounds[k], bounds[k + 1])
+
+    helpers = [_pools[key].submit(work) for _ in range(threads - 1)]
+    try:
+        work()
+    finally:
+        # Wait for every helper even if this thread failed: none may still write into the
+        # caller's arrays after we return. A helper's own error is raised here.
+        for helper in helpers:
+            helper.result()
 
 
 def launch(module_file, loops, items, size, *args):
