@@ -1,9 +1,11 @@
 """How many CPU threads minidl computes with, and the notice shown while kernels compile.
 
-Two thread pools do minidl's work: Numba's, which runs the ``prange`` loops of the fast kernels,
-and the BLAS library behind NumPy (OpenBLAS in the pip wheels), which runs every matrix product
-(``np.matmul``, ``@``, ``np.dot``). ``set_num_threads(n)`` sizes both, so one number answers
-"how many cores does minidl use":
+Two settings decide how many threads compute: Numba's thread count, which minidl's kernels
+read to split their work (they share blocks of planes among the calling thread and a small pool
+of their own, see ``im2col_numba``), and the BLAS library behind NumPy (OpenBLAS in the pip
+wheels), which runs the matrix products that do not go through the kernels (``np.matmul``,
+``@``, ``np.dot`` on their own). ``set_num_threads(n)`` sets both, so one number answers "how
+many cores does minidl use":
 
     minidl.set_num_threads(1)     # e.g. to compare with torch.set_num_threads(1)
     minidl.get_num_threads()      # -> 1
