@@ -23,11 +23,12 @@ import numpy as np
 
 import minidl
 from minidl import data, optim
+from minidl import functional as F
 from minidl.checkpoint import CheckpointError, load_checkpoint
 from minidl.files import atomic_write
 from minidl.data import transforms
 from minidl.train import confusion_matrix, evaluate, fit
-from minidl.zoo import MODELS, get_model
+from minidl.zoo import MODELS, get_model, googlenet_loss
 
 # Training settings and their defaults; ``minidl train`` records the values it used in
 # metrics.json and in the checkpoint, from which ``--resume`` and ``minidl evaluate`` rebuild
@@ -60,6 +61,9 @@ OPTIMIZER_DEFAULTS = {
 OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW, "rmsprop": optim.RMSprop}
 
 EVAL_BATCH_SIZE = 256                          # no gradients are kept: larger batches are fine
+# Models trained with more than the cross-entropy of their scores: GoogLeNet adds 0.3 x the
+# losses of its two auxiliary classifiers.
+TRAINING_LOSSES = {"googlenet": googlenet_loss}
 
 
 class UsageError(Exception):
@@ -178,7 +182,8 @@ def _train(args):
     print(f"training {config['model']} on {config['dataset']}: {sizes['train']} training, {sizes['val']} "
           f"validation, {sizes['test']} test images; run folder {out}")
     history = fit(model, optimizer, loaders["train"], config["epochs"], val_loader=loaders["val"],
-                  scheduler=scheduler, early_stopping_patience=config["patience"],
+                  loss_fn=TRAINING_LOSSES.get(config["model"], F.cross_entropy), scheduler=scheduler,
+                  early_stopping_patience=config["patience"],
                   checkpoint_path=checkpoint_path, resume=args.resume is not None,
                   progress=not args.no_progress, checkpoint_metadata={"run": run})
 

@@ -65,7 +65,9 @@ def fit(model, optimizer, train_loader, epochs, val_loader=None, loss_fn=F.cross
             (usually a shuffling ``DataLoader``).
         epochs: the number of epochs to train, counting any already done before a resume.
         val_loader: batches to evaluate on after every epoch (optional).
-        loss_fn: ``loss_fn(scores, labels) -> scalar Tensor``, the batch mean.
+        loss_fn: ``loss_fn(scores, labels) -> scalar Tensor``, the batch mean. For a model that
+            returns a tuple in training (GoogLeNet's main and auxiliary scores) it receives the
+            tuple, e.g. ``minidl.zoo.googlenet_loss``; the accuracy counts the first entry.
         scheduler: an LR scheduler, stepped once at the end of every epoch.
         early_stopping_patience: stop when the validation loss has not improved for this many
             epochs in a row (needs ``val_loader``). When training ends, early or not, the weights
@@ -161,8 +163,11 @@ def _train_one_epoch(model, optimizer, loader, loss_fn, epoch, epochs, progress)
     with tqdm(loader, desc=f"epoch {epoch}/{epochs}", disable=not progress, leave=False, unit="batch") as batches:
         for step, (images, labels) in enumerate(batches):
             optimizer.zero_grad()
-            scores = model(images)
-            loss = loss_fn(scores, labels)
+            outputs = model(images)
+            loss = loss_fn(outputs, labels)
+            # A model with auxiliary classifiers (GoogLeNet) returns a tuple in training, the main
+            # scores first: loss_fn gets all of it, the accuracy counts the main scores.
+            scores = outputs[0] if isinstance(outputs, tuple) else outputs
             value = loss.item()
             if not math.isfinite(value):
                 raise TrainingDiverged(epoch, step, value, optimizer.param_groups[0]["lr"])

@@ -249,3 +249,35 @@ def test_confusion_matrix_refuses_bad_input():
         confusion_matrix([0, 1, 2], [0, 1, 3], 3)
     with pytest.raises(TypeError, match="targets must hold integer classes, got dtype float64"):
         confusion_matrix([0.0, 1.0], [0, 1], 2)
+
+
+class WithAuxiliaryHead(nn.Module):
+    """Like GoogLeNet: in training a tuple (main scores, auxiliary scores), in eval the main ones."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = tiny_cnn()
+        self.aux = nn.Sequential(nn.Flatten(), nn.Linear(64, CLASSES))
+
+    def forward(self, x):
+        scores = self.body(x)
+        return (scores, self.aux(x)) if self.training else scores
+
+
+def test_fit_trains_a_model_with_an_auxiliary_head_through_its_loss():
+    md.manual_seed(0)
+    model = WithAuxiliaryHead()
+    optimizer = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    seen = []
+
+    def loss_fn(outputs, labels):
+        seen.append(type(outputs))
+        if isinstance(outputs, tuple):
+            return F.cross_entropy(outputs[0], labels) + 0.3 * F.cross_entropy(outputs[1], labels)
+        return F.cross_entropy(outputs, labels)
+
+    loader = DataLoader(quadrant_images(64, seed=1), batch_size=16, shuffle=True)
+    history = fit(model, optimizer, loader, epochs=6, val_loader=val_loader(), loss_fn=loss_fn, progress=False)
+    assert tuple in seen and md.Tensor in seen            # the tuple in training, plain scores in eval
+    assert history["train_acc"][-1] > 0.9 and history["val_acc"][-1] == 1.0
+    assert np.abs(model.aux[1].weight.grad).sum() > 0     # the auxiliary head learned too
