@@ -7,9 +7,11 @@
 - ``channels``: per-channel statistics and affine maps (batch normalisation's passes)
 - ``winograd``: the tile transforms of Winograd's F(2x2, 3x3) for stride-1 3x3 convolutions
 - ``backend``: which twin runs, the NumPy reference or the compiled Numba version
+- ``allocator``: keeps freed memory in the process between training steps (set on import)
 
-``matmul`` is ``np.matmul`` with a batch of products shared among minidl's threads (see
-``im2col_numba``); it has no twin, as the products are the same under both backends.
+``matmul`` is ``np.matmul`` with a batch of products shared among minidl's threads, and
+``for_each_chunk`` shares the chunks of a layer's batch among them (see ``im2col_numba``);
+they have no twins, as they compute the same under both backends.
 
 Every kernel below that has two implementations is made by ``backend.dispatch``: calling it
 runs the Numba version under the "numba" backend (the default) and the NumPy reference under
@@ -17,6 +19,7 @@ runs the Numba version under the "numba" backend (the default) and the NumPy ref
 """
 
 from minidl.kernels import channels as _channels
+from minidl.kernels.allocator import keep_freed_memory
 from minidl.kernels import depthwise as _depthwise
 from minidl.kernels import im2col_numba as _im2col_numba
 from minidl.kernels import winograd as _winograd
@@ -24,9 +27,11 @@ from minidl.kernels.backend import dispatch, get_backend, set_backend, use_backe
 from minidl.kernels.im2col import col2im as _col2im_reference
 from minidl.kernels.im2col import im2col as _im2col_reference
 from minidl.kernels.im2col import pad2d, sliding_windows
-from minidl.kernels.im2col_numba import matmul
+from minidl.kernels.im2col_numba import for_each_chunk, matmul
 from minidl.kernels.shapes import check_non_negative, check_positive, output_size, pair
 from minidl.kernels.winograd import winograd_tiles, winograd_weight, winograd_weight_grad
+
+keep_freed_memory()
 
 im2col = dispatch(_im2col_reference, _im2col_numba.im2col)
 col2im = dispatch(_col2im_reference, _im2col_numba.col2im)
@@ -51,4 +56,4 @@ __all__ = ["col2im", "im2col", "pad2d", "sliding_windows", "check_non_negative",
            "output_size", "pair", "depthwise_conv2d", "depthwise_conv2d_input_grad",
            "depthwise_conv2d_weight_grad", "winograd_tiles", "winograd_weight", "winograd_weight_grad",
            "winograd_input", "winograd_output", "winograd_output_grad", "winograd_input_grad",
-           "channel_moments", "channel_sums", "channel_affine", "batch_norm_input_grad", "matmul", "dispatch", "get_backend", "set_backend", "use_backend"]
+           "channel_moments", "channel_sums", "channel_affine", "batch_norm_input_grad", "matmul", "for_each_chunk", "dispatch", "get_backend", "set_backend", "use_backend"]

@@ -150,6 +150,7 @@ def result_array(out, shape, dtype, kernel):
 # a ResNet's few hundred kernel calls per step would otherwise pay thousands of times).
 _pools = {}                      # (process id, threads) -> pool; a forked child needs its own threads
 _blas = []                       # the BLAS libraries' thread controller, made on first use
+_local = threading.local()       # .one_chunk: this thread runs one chunk of ``for_each_chunk``
 
 
 def _run_blocks(function, items, threads):
@@ -181,11 +182,54 @@ def _run_blocks(function, items, threads):
             helper.result()
 
 
+def _threads_for(items):
+    """How many threads may share ``items`` pieces of work: minidl's thread count, but only the
+    calling thread inside ``for_each_chunk`` (the other threads are busy with other chunks)."""
+    if getattr(_local, "one_chunk", False):
+        return 1
+    return min(numba.get_num_threads(), items)
+
+
+def for_each_chunk(function, count):
+    """Call ``function(k)`` for k in range(count), the calls shared among minidl's threads.
+
+    This is how a layer that processes its batch in chunks of images uses the threads: each
+    thread takes whole chunks and runs every step of a chunk itself (e.g. im2col, then the
+    matrix product), with its kernels and matrix products on that one thread. A chunk's
+    scratch data is then written and read back by the same core while it is still in that
+    core's cache, and the threads are handed work once per layer instead of once per kernel.
+    The calls must write to disjoint places; a single chunk runs with all threads inside.
+    """
+    threads = _threads_for(count)
+    if threads == 1:
+        for k in range(count):
+            function(k)
+        return
+
+    def chunks(start, stop):
+        _local.one_chunk = True
+        try:
+            for k in range(start, stop):
+                function(k)
+        finally:
+            _local.one_chunk = False
+
+    with _single_threaded_blas():
+        _run_blocks(chunks, count, threads)
+
+
+def _single_threaded_blas():
+    """A context in which BLAS runs every matrix product on the thread that calls it."""
+    if not _blas:
+        _blas.append(ThreadpoolController())
+    return _blas[0].limit(limits=1, user_api="blas")
+
+
 def launch(module_file, loops, items, size, *args):
     """Run the compiled ``loops(*args, start, stop)`` over items [0, items) (image planes or
     filters); calls that write ``size`` >= PARALLEL_MIN_ELEMENTS elements are shared out."""
     compile_notice(module_file)
-    threads = min(numba.get_num_threads(), items) if size >= PARALLEL_MIN_ELEMENTS else 1
+    threads = _threads_for(items) if size >= PARALLEL_MIN_ELEMENTS else 1
     if threads == 1:
         loops(*args, 0, items)
     else:
@@ -198,7 +242,7 @@ def matmul(a, b, out):
 
     ``a`` and ``b`` either have that axis too (and are split along it) or are broadcast.
     """
-    threads = min(numba.get_num_threads(), out.shape[0])
+    threads = _threads_for(out.shape[0])
     if threads == 1 or out.size * a.shape[-1] < PARALLEL_MIN_ELEMENTS * 16:
         return np.matmul(a, b, out=out)
 
@@ -206,9 +250,7 @@ def matmul(a, b, out):
         part = [m[start:stop] if m.ndim == out.ndim else m for m in (a, b)]
         np.matmul(*part, out=out[start:stop])
 
-    if not _blas:
-        _blas.append(ThreadpoolController())
-    with _blas[0].limit(limits=1, user_api="blas"):
+    with _single_threaded_blas():
         _run_blocks(products, out.shape[0], threads)
     return out
 

@@ -35,18 +35,21 @@ picked by ``conv2d_algorithm`` (or forced with ``algorithm=``); they differ in s
 
 Memory. The columns of a whole batch are big: N*C*KH*KW*H'*W' numbers, nine times the input for
 a 3x3 kernel (151 MB for 64 images of 64 x 32 x 32). So the batch is processed in chunks of
-images whose scratch buffers (the columns, or Winograd's transformed tiles) fit in
-SCRATCH_BYTES, one buffer reused for every chunk. The cache keeps the input x, not the columns:
-backward builds them again, chunk by chunk. That costs one more im2col (a copy, cheap next to
-the matrix products) and spares holding all the columns from forward to backward.
+images whose scratch arrays (the columns, or Winograd's transformed tiles) fit in
+SCRATCH_BYTES. The cache keeps the input x, not the columns: backward builds them again, chunk
+by chunk. That costs one more im2col (a copy, cheap next to the matrix products) and spares
+holding all the columns from forward to backward.
 
-The batches of matrix products go through ``kernels.matmul``: ``np.matmul`` with the products
-of a batch shared among minidl's threads.
+Threads. The chunks go to ``kernels.for_each_chunk``, which shares them among minidl's threads,
+each thread doing all the steps of its chunks: the columns a core has just written are still
+in its cache when its matrix product reads them, and only one chunk per thread is in memory at
+a time. Results do not depend on the number of threads: the chunks are the same whatever it
+is, each writes its own images, and the sums over chunks (dW) are taken in chunk order.
 
 The transposed convolution is the adjoint of this map: its forward pass is conv2d's backward
 pass for the input (columns W^T x, then col2im), and its backward pass for the input is a plain
 conv2d (im2col of dout, then W @ columns). Its columns too are made chunk by chunk in one
-reused buffer of at most SCRATCH_BYTES.
+chunk of at most SCRATCH_BYTES.
 """
 
 import numpy as np
@@ -94,40 +97,45 @@ def _check_algorithm(algorithm, x_shape, weight_shape, stride, groups):
 def _chunks(n, bytes_per_image):
     """Slices of the batch, each of as many images as fit in SCRATCH_BYTES (at least one)."""
     size = max(1, min(n, SCRATCH_BYTES // max(1, bytes_per_image)))
-    return [slice(start, min(start + size, n)) for start in range(0, n, size)], size
+    return [slice(start, min(start + size, n)) for start in range(0, n, size)]
 
 
 def _is_pointwise(kernel, stride, padding):
     return kernel == (1, 1) and stride == (1, 1) and padding == (0, 0)
 
 
-def _columns(x, kernel, stride, padding, dilation, out_hw):
-    """Yield (images, cols): a slice of the batch and its columns, (images, C*KH*KW, H'*W').
-
-    The columns of every chunk go into the same buffer, overwritten by the next chunk.
-    """
+def _column_chunks(x, kernel, stride, padding, dilation, out_hw):
+    """Chunks of the batch for im2col: one for a pointwise kernel, whose columns are the input
+    itself (no copy, so no scratch to bound), else as many as SCRATCH_BYTES asks."""
     n, c = x.shape[:2]
     if _is_pointwise(kernel, stride, padding):
-        yield slice(0, n), x.reshape(n, c, -1)           # the columns are the input: no copy
-        return
-    rows, length = c * kernel[0] * kernel[1], out_hw[0] * out_hw[1]
-    chunks, size = _chunks(n, rows * length * x.itemsize)
-    buffer = np.empty(size * rows * length, dtype=x.dtype)
-    for images in chunks:
-        count = images.stop - images.start
-        cols = buffer[:count * rows * length].reshape(count, rows, length)
-        yield images, kernels.im2col(x[images], kernel, stride, padding, dilation, out_hw, out=cols)
+        return [slice(0, n)]
+    return _chunks(n, c * kernel[0] * kernel[1] * out_hw[0] * out_hw[1] * x.itemsize)
+
+
+def _columns(x, kernel, stride, padding, dilation, out_hw):
+    """The columns of the images x: (images, C*KH*KW, H'*W'); x itself for a pointwise kernel."""
+    n, c = x.shape[:2]
+    if _is_pointwise(kernel, stride, padding):
+        return x.reshape(n, c, -1)
+    cols = np.empty((n, c * kernel[0] * kernel[1], out_hw[0] * out_hw[1]), dtype=x.dtype)
+    return kernels.im2col(x, kernel, stride, padding, dilation, out_hw, out=cols)
+
+
+def _sum_in_order(parts):
+    """parts[0] + parts[1] + ..., added left to right, so the rounding is always the same."""
+    total = parts[0].copy()
+    for part in parts[1:]:
+        total += part
+    return total
 
 
 def _winograd_chunks(x, filters, dilation, tiles):
-    """Chunks of the batch, and two reused buffers big enough for V (16, C, T) and M (16, F, T)
-    of the largest chunk; T = images * tiles_per_image."""
-    n, c = x.shape[:2]
+    """Chunks of the batch whose V (16, C, T) and M (16, F, T) fit in SCRATCH_BYTES, and the
+    number of tiles of one image; T = images * tiles_per_image."""
+    c = x.shape[1]
     tiles_per_image = dilation[0] * dilation[1] * tiles[0] * tiles[1]
-    chunks, size = _chunks(n, 16 * (c + filters) * tiles_per_image * x.itemsize)
-    v_buffer = np.empty(16 * c * size * tiles_per_image, dtype=x.dtype)
-    m_buffer = np.empty(16 * filters * size * tiles_per_image, dtype=x.dtype)
-    return chunks, tiles_per_image, v_buffer, m_buffer
+    return _chunks(x.shape[0], 16 * (c + filters) * tiles_per_image * x.itemsize), tiles_per_image
 
 
 def conv2d_forward(x, weight, bias, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
@@ -167,9 +175,14 @@ def conv2d_forward(x, weight, bias, stride=(1, 1), padding=(0, 0), dilation=(1, 
         # out = W @ cols for each image, per group: (G, F/G, C/G*KH*KW) @ (G, C/G*KH*KW, L).
         w_by_group = weight.reshape(groups, f // groups, -1)
         out_by_group = out.reshape(n, groups, f // groups, -1)
-        for images, cols in _columns(x, (kh, kw), stride, padding, dilation, out_hw):
+        chunks = _column_chunks(x, (kh, kw), stride, padding, dilation, out_hw)
+
+        def forward_chunk(k):
+            cols = _columns(x[chunks[k]], (kh, kw), stride, padding, dilation, out_hw)
             cols_by_group = cols.reshape(len(cols), groups, -1, cols.shape[-1])
-            kernels.matmul(w_by_group, cols_by_group, out=out_by_group[images])
+            kernels.matmul(w_by_group, cols_by_group, out=out_by_group[chunks[k]])
+
+        kernels.for_each_chunk(forward_chunk, len(chunks))
     if bias is not None:
         out += bias.reshape(1, f, 1, 1)
 
@@ -179,19 +192,20 @@ def conv2d_forward(x, weight, bias, stride=(1, 1), padding=(0, 0), dilation=(1, 
 
 def _winograd_forward(x, weight, padding, dilation, groups, out):
     """out = A^T [U[ab] @ V[ab]] A with U the filters' and V the input tiles' transforms."""
-    n, c = x.shape[:2]
-    f = weight.shape[0]
+    c, f = x.shape[1], weight.shape[0]
     tiles = kernels.winograd_tiles(out.shape[2:], dilation)
     u = kernels.winograd_weight(weight).reshape(16, groups, f // groups, -1)   # (16, G, F/G, C/G)
-    chunks, tiles_per_image, v_buffer, m_buffer = _winograd_chunks(x, f, dilation, tiles)
-    for images in chunks:
+    chunks, tiles_per_image = _winograd_chunks(x, f, dilation, tiles)
+
+    def forward_chunk(k):
+        images = chunks[k]
         t = (images.stop - images.start) * tiles_per_image
-        v = kernels.winograd_input(x[images], padding, dilation, tiles,
-                                   out=v_buffer[:16 * c * t].reshape(16, c, t))
-        m = m_buffer[:16 * f * t].reshape(16, f, t)
+        v = kernels.winograd_input(x[images], padding, dilation, tiles, out=np.empty((16, c, t), x.dtype))
         # M[ab] = U[ab] @ V[ab] for the 16 positions (a, b) of a tile, per group.
-        kernels.matmul(u, v.reshape(16, groups, -1, t), out=m.reshape(16, groups, -1, t))
-        kernels.winograd_output(m, out.shape[2:], dilation, out=out[images])
+        m = kernels.matmul(u, v.reshape(16, groups, -1, t), out=np.empty((16, groups, f // groups, t), x.dtype))
+        kernels.winograd_output(m.reshape(16, f, t), out.shape[2:], dilation, out=out[images])
+
+    kernels.for_each_chunk(forward_chunk, len(chunks))
 
 
 def conv2d_backward(dout, cache):
@@ -228,16 +242,18 @@ def _im2col_backward(dout, x, weight, stride, padding, dilation, groups, out_hw)
     w_by_group = weight.reshape(groups, f // groups, -1)                   # (G, F/G, C/G*KH*KW)
     dout_by_group = dout.reshape(n, groups, f // groups, -1)               # (N, G, F/G, L)
     dx = np.empty(x.shape, dtype=dout.dtype)
-    dw = np.zeros(w_by_group.shape, dtype=dout.dtype)
-    for images, cols in _columns(x, (kh, kw), stride, padding, dilation, out_hw):
+    chunks = _column_chunks(x, (kh, kw), stride, padding, dilation, out_hw)
+    dw_by_chunk = [None] * len(chunks)
+
+    def backward_chunk(k):
+        images = chunks[k]
+        cols = _columns(x[images], (kh, kw), stride, padding, dilation, out_hw)
         cols_by_group = cols.reshape(len(cols), groups, -1, cols.shape[-1])  # (images, G, C/G*KH*KW, L)
 
         # out = W @ cols, so dW = dout @ cols^T, summed over the images (the filters are shared).
-        # Added image by image, so that the sum is the same whatever the chunks.
-        dw_by_image = np.empty((len(cols), *dw.shape), dtype=dw.dtype)
+        dw_by_image = np.empty((len(cols), *w_by_group.shape), dtype=dout.dtype)
         kernels.matmul(dout_by_group[images], cols_by_group.swapaxes(-1, -2), out=dw_by_image)
-        for dw_n in dw_by_image:
-            dw += dw_n
+        dw_by_chunk[k] = _sum_in_order(dw_by_image)
 
         # d(cols) = W^T @ dout; col2im adds each column back onto the pixels it was read from.
         # Together this is a "full" convolution of dout with the flipped kernel: every input pixel
@@ -246,33 +262,37 @@ def _im2col_backward(dout, x, weight, stride, padding, dilation, groups, out_hw)
             # The columns are x itself, and col2im of a 1x1 kernel is the identity.
             kernels.matmul(w_by_group.swapaxes(-1, -2), dout_by_group, out=dx.reshape(cols_by_group.shape))
         else:
-            # The columns are no longer needed: d(cols) takes their buffer.
+            # The columns are no longer needed: d(cols) takes their place.
             kernels.matmul(w_by_group.swapaxes(-1, -2), dout_by_group[images], out=cols_by_group)
             kernels.col2im(cols, x[images].shape, (kh, kw), stride, padding, dilation, out_hw, out=dx[images])
-    return dx, dw.reshape(weight.shape)
+
+    kernels.for_each_chunk(backward_chunk, len(chunks))
+    return dx, _sum_in_order(dw_by_chunk).reshape(weight.shape)
 
 
 def _winograd_backward(dout, x, weight, padding, dilation, groups):
     """The 16 products of the forward pass, transposed (see ``minidl.kernels.winograd``)."""
-    n, c = x.shape[:2]
-    f = weight.shape[0]
+    c, f = x.shape[1], weight.shape[0]
     tiles = kernels.winograd_tiles(dout.shape[2:], dilation)
     u = kernels.winograd_weight(weight).reshape(16, groups, f // groups, -1)   # (16, G, F/G, C/G)
-    du = np.zeros(u.shape, dtype=dout.dtype)
     dx = np.empty(x.shape, dtype=dout.dtype)
-    chunks, tiles_per_image, v_buffer, dm_buffer = _winograd_chunks(x, f, dilation, tiles)
-    for images in chunks:
+    chunks, tiles_per_image = _winograd_chunks(x, f, dilation, tiles)
+    du_by_chunk = [None] * len(chunks)
+
+    def backward_chunk(k):
+        images = chunks[k]
         t = (images.stop - images.start) * tiles_per_image
-        v = kernels.winograd_input(x[images], padding, dilation, tiles,
-                                   out=v_buffer[:16 * c * t].reshape(16, c, t))
-        dm = kernels.winograd_output_grad(dout[images], dilation, out=dm_buffer[:16 * f * t].reshape(16, f, t))
+        v = kernels.winograd_input(x[images], padding, dilation, tiles, out=np.empty((16, c, t), x.dtype))
+        dm = kernels.winograd_output_grad(dout[images], dilation, out=np.empty((16, f, t), x.dtype))
         v_by_group, dm_by_group = v.reshape(16, groups, -1, t), dm.reshape(16, groups, -1, t)
         # M[ab] = U[ab] @ V[ab], so dU[ab] = dM[ab] @ V[ab]^T (summed over the tiles) ...
-        du += kernels.matmul(dm_by_group, v_by_group.swapaxes(-1, -2), out=np.empty_like(du))
+        du_by_chunk[k] = kernels.matmul(dm_by_group, v_by_group.swapaxes(-1, -2), out=np.empty_like(u))
         # ... and dV[ab] = U[ab]^T @ dM[ab], written over V, which is no longer needed.
         kernels.matmul(u.swapaxes(-1, -2), dm_by_group, out=v_by_group)
         kernels.winograd_input_grad(v, x[images].shape, padding, dilation, tiles, out=dx[images])
-    dw = kernels.winograd_weight_grad(du.reshape(16, f, -1))
+
+    kernels.for_each_chunk(backward_chunk, len(chunks))
+    dw = kernels.winograd_weight_grad(_sum_in_order(du_by_chunk).reshape(16, f, -1))
     return dx, dw
 
 
@@ -330,16 +350,19 @@ def conv_transpose2d_forward(x, weight, bias, stride=(1, 1), padding=(0, 0), out
     x_by_group = np.ascontiguousarray(x).reshape(n, groups, c_in // groups, h * w)   # (N, G, C_in/G, L)
     w_by_group = weight.reshape(groups, c_in // groups, -1)                # (G, C_in/G, C_out/G*KH*KW)
     out = np.empty((n, c_out, *out_hw), dtype=x.dtype)
-    # As in conv2d, the columns are made a chunk of images at a time in one reused buffer.
+    # As in conv2d, the columns are made a chunk of images at a time.
     rows, length = c_out * kh * kw, h * w
-    chunks, size = _chunks(n, rows * length * x.itemsize)
-    buffer = np.empty(size * rows * length, dtype=x.dtype)
-    for images in chunks:
+    chunks = _chunks(n, rows * length * x.itemsize)
+
+    def forward_chunk(k):
+        images = chunks[k]
         count = images.stop - images.start
-        cols = buffer[:count * rows * length].reshape(count, groups, rows // groups, length)
-        kernels.matmul(w_by_group.swapaxes(-1, -2), x_by_group[images], out=cols)
+        cols = kernels.matmul(w_by_group.swapaxes(-1, -2), x_by_group[images],
+                              out=np.empty((count, groups, rows // groups, length), x.dtype))
         kernels.col2im(cols.reshape(count, rows, length), (count, c_out, *out_hw), (kh, kw), stride, padding,
                        dilation, (h, w), out=out[images])
+
+    kernels.for_each_chunk(forward_chunk, len(chunks))
     if bias is not None:
         out = out + bias.reshape(1, c_out, 1, 1)
 
@@ -367,20 +390,24 @@ def conv_transpose2d_backward(dout, cache):
     # The forward pass was cols = W^T @ x followed by col2im; the adjoint of col2im is im2col,
     # so dcols = im2col(dout) holds, for each input pixel, the dout values its kernel copy landed
     # on. Made a chunk of images at a time, as in the forward pass.
+    dout = np.ascontiguousarray(dout)
     dx = np.empty(x.shape, dtype=dout.dtype)
     dx_by_group = dx.reshape(x_by_group.shape)
-    dw = np.zeros(w_by_group.shape, dtype=dout.dtype)
-    for images, dcols in _columns(np.ascontiguousarray(dout), (kh, kw), stride, padding, dilation, (h, w)):
+    chunks = _column_chunks(dout, (kh, kw), stride, padding, dilation, (h, w))
+    dw_by_chunk = [None] * len(chunks)
+
+    def backward_chunk(k):
+        images = chunks[k]
+        dcols = _columns(dout[images], (kh, kw), stride, padding, dilation, (h, w))
         dcols_by_group = dcols.reshape(len(dcols), groups, -1, h * w)    # (images, G, C_out/G*KH*KW, L)
 
         # cols = W^T @ x, so dx = W @ dcols: an ordinary conv2d of dout with the same weight.
         kernels.matmul(w_by_group, dcols_by_group, out=dx_by_group[images])
 
-        # ... and dW = x @ dcols^T, summed over the batch (image by image, so that the sum does
-        # not depend on the chunks).
-        dw_by_image = np.empty((len(dcols), *dw.shape), dtype=dw.dtype)
+        # ... and dW = x @ dcols^T, summed over the batch.
+        dw_by_image = np.empty((len(dcols), *w_by_group.shape), dtype=dout.dtype)
         kernels.matmul(x_by_group[images], dcols_by_group.swapaxes(-1, -2), out=dw_by_image)
-        for dw_n in dw_by_image:
-            dw += dw_n
-    dw = dw.reshape(weight.shape)
-    return dx, dw, db
+        dw_by_chunk[k] = _sum_in_order(dw_by_image)
+
+    kernels.for_each_chunk(backward_chunk, len(chunks))
+    return dx, _sum_in_order(dw_by_chunk).reshape(weight.shape), db
