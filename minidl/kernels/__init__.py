@@ -4,6 +4,7 @@
 - ``im2col``: patch extraction (im2col), its adjoint (col2im), padding and window views;
   ``im2col_numba`` holds the compiled twins of im2col and col2im
 - ``depthwise``: depthwise convolution (groups = channels) computed directly, and its gradients
+- ``elementwise``: ReLU and its gradient
 - ``channels``: per-channel statistics and affine maps (batch normalisation's passes)
 - ``winograd``: the tile transforms of Winograd's F(2x2, 3x3) for stride-1 3x3 convolutions
 - ``backend``: which twin runs, the NumPy reference or the compiled Numba version
@@ -21,6 +22,7 @@ runs the Numba version under the "numba" backend (the default) and the NumPy ref
 from minidl.kernels import channels as _channels
 from minidl.kernels.allocator import keep_freed_memory
 from minidl.kernels import depthwise as _depthwise
+from minidl.kernels import elementwise as _elementwise
 from minidl.kernels import im2col_numba as _im2col_numba
 from minidl.kernels import winograd as _winograd
 from minidl.kernels.backend import dispatch, get_backend, set_backend, use_backend
@@ -42,6 +44,9 @@ depthwise_conv2d_input_grad = dispatch(_depthwise.depthwise_conv2d_input_grad_re
 depthwise_conv2d_weight_grad = dispatch(_depthwise.depthwise_conv2d_weight_grad_reference,
                                         _depthwise.depthwise_conv2d_weight_grad_fast)
 
+relu = dispatch(_elementwise.relu_reference, _elementwise.relu_fast)
+relu_grad = dispatch(_elementwise.relu_grad_reference, _elementwise.relu_grad_fast)
+
 channel_moments = dispatch(_channels.channel_moments_reference, _channels.channel_moments_fast)
 channel_sums = dispatch(_channels.channel_sums_reference, _channels.channel_sums_fast)
 channel_affine = dispatch(_channels.channel_affine_reference, _channels.channel_affine_fast)
@@ -56,4 +61,4 @@ __all__ = ["col2im", "im2col", "pad2d", "sliding_windows", "check_non_negative",
            "output_size", "pair", "depthwise_conv2d", "depthwise_conv2d_input_grad",
            "depthwise_conv2d_weight_grad", "winograd_tiles", "winograd_weight", "winograd_weight_grad",
            "winograd_input", "winograd_output", "winograd_output_grad", "winograd_input_grad",
-           "channel_moments", "channel_sums", "channel_affine", "batch_norm_input_grad", "matmul", "for_each_chunk", "dispatch", "get_backend", "set_backend", "use_backend"]
+           "relu", "relu_grad", "channel_moments", "channel_sums", "channel_affine", "batch_norm_input_grad", "matmul", "for_each_chunk", "dispatch", "get_backend", "set_backend", "use_backend"]

@@ -214,11 +214,11 @@ def for_each_chunk(function, count):
         finally:
             _local.one_chunk = False
 
-    with _single_threaded_blas():
+    with single_threaded_blas():
         _run_blocks(chunks, count, threads)
 
 
-def _single_threaded_blas():
+def single_threaded_blas():
     """A context in which BLAS runs every matrix product on the thread that calls it."""
     if not _blas:
         _blas.append(ThreadpoolController())
@@ -250,7 +250,7 @@ def matmul(a, b, out):
         part = [m[start:stop] if m.ndim == out.ndim else m for m in (a, b)]
         np.matmul(*part, out=out[start:stop])
 
-    with _single_threaded_blas():
+    with single_threaded_blas():
         _run_blocks(products, out.shape[0], threads)
     return out
 

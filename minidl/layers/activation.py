@@ -8,6 +8,8 @@ Arguments are assumed valid: ``minidl.functional`` checks them.
 
 import numpy as np
 
+from minidl import kernels
+
 
 def relu_forward(x):
     """out = max(x, 0).
@@ -15,21 +17,20 @@ def relu_forward(x):
     Shapes: x any shape; out the same shape.
     Cache: out itself (out > 0 exactly where x > 0, so no separate mask is kept).
 
-    ``np.maximum`` rather than ``np.where(x > 0, x, 0)``: it is one vectorised pass and, like
-    PyTorch, lets a NaN through instead of hiding it as 0.
+    Like PyTorch, a NaN passes through instead of being hidden as 0. ``kernels.relu`` is
+    ``np.maximum(x, 0)``, or its compiled twin.
     """
-    out = np.maximum(x, 0)
+    out = kernels.relu(x)
     return out, out
 
 
 def relu_backward(dout, cache):
     """dx = dout where x > 0, else 0. At x = 0 the gradient is taken as 0, as in PyTorch.
 
-    Written as dout * (out > 0), a multiply by the 0/1 mask, which NumPy runs several times
-    faster than ``np.where`` on a boolean mask.
+    That is dout * (out > 0), a product with the 0/1 mask (``kernels.relu_grad``).
     """
     out = cache
-    return dout * (out > 0)
+    return kernels.relu_grad(dout, out)
 
 
 def leaky_relu_forward(x, negative_slope=0.01):

@@ -1,0 +1,57 @@
+"""ReLU and its gradient as compiled loops shared among minidl's threads.
+
+Every value is handled on its own, so the work splits into runs of the flattened array. NumPy
+runs ``np.maximum`` on one thread and its backward as two passes (the mask ``out > 0``, then
+the product); the compiled twins take one pass each, on all of minidl's threads. A network
+like ResNet calls them on every activation, twice per step.
+
+- ``relu(x)``: max(x, 0); a NaN stays NaN, as in NumPy and PyTorch.
+- ``relu_grad(dout, out)``: dout * (out > 0), the gradient through a ReLU given its output.
+"""
+
+import numpy as np
+from numba import njit
+
+from minidl.kernels.im2col_numba import launch
+
+
+# ---------------------------------------------------------------------------- NumPy references
+def relu_reference(x):
+    """max(x, 0), elementwise."""
+    return np.maximum(x, 0)
+
+
+def relu_grad_reference(dout, out):
+    """dout where out > 0, else 0: a product with the 0/1 mask."""
+    return dout * (out > 0)
+
+
+# ---------------------------------------------------------------------------- Numba
+@njit(cache=True, nogil=True)
+def _relu(x, out, start, stop):
+    for i in range(start, stop):
+        v = x[i]
+        # "not v <= 0" rather than "v > 0": a NaN fails both comparisons and is kept.
+        out[i] = v if not v <= 0 else 0
+
+
+@njit(cache=True, nogil=True)
+def _relu_grad(dout, out, dx, start, stop):
+    for i in range(start, stop):
+        dx[i] = dout[i] * (out[i] > 0)
+
+
+def relu_fast(x):
+    """Compiled twin of ``relu_reference``."""
+    x = np.asarray(x, order="C")            # (ascontiguousarray would turn a 0-d array into 1-d)
+    out = np.empty_like(x)
+    launch(__file__, _relu, x.size, x.size, x.reshape(-1), out.reshape(-1))
+    return out
+
+
+def relu_grad_fast(dout, out):
+    """Compiled twin of ``relu_grad_reference``."""
+    dout, out = np.asarray(dout, order="C"), np.asarray(out, dtype=dout.dtype, order="C")
+    dx = np.empty_like(dout)
+    launch(__file__, _relu_grad, dout.size, dout.size, dout.reshape(-1), out.reshape(-1), dx.reshape(-1))
+    return dx

@@ -1,0 +1,77 @@
+"""The compiled ReLU and ReLU-gradient kernels equal their NumPy twins.
+
+Shapes of every rank from 0 to 4 are drawn by hypothesis, with zeros, negative zeros and
+values of both signs; NaN and infinities are checked on their own.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import minidl as md
+from minidl.kernels import elementwise
+
+dtypes = st.sampled_from([np.float32, np.float64])
+shapes = hnp.array_shapes(min_dims=0, max_dims=4, min_side=1, max_side=6)
+
+
+def values(dtype, shape):
+    return hnp.arrays(dtype, shape, elements=st.sampled_from([0.0, -0.0, 1.5, -2.0]) | st.floats(
+        -10, 10, width=32 if dtype == np.float32 else 64))
+
+
+@given(data=st.data(), dtype=dtypes, shape=shapes)
+def test_relu_and_its_gradient_equal_the_twins(data, dtype, shape):
+    x = data.draw(values(dtype, shape))
+    dout = data.draw(values(dtype, shape))
+    out = elementwise.relu_fast(x)
+    assert out.dtype == dtype and out.shape == x.shape
+    np.testing.assert_array_equal(out, elementwise.relu_reference(x))
+    dx = elementwise.relu_grad_fast(dout, out)
+    assert dx.dtype == dtype and dx.shape == x.shape
+    np.testing.assert_array_equal(dx, elementwise.relu_grad_reference(dout, out))
+
+
+def test_relu_is_the_positive_part():
+    x = np.array([-3.0, -0.5, 0.0, 0.5, 3.0])
+    np.testing.assert_array_equal(elementwise.relu_fast(x), [0, 0, 0, 0.5, 3.0])
+    np.testing.assert_array_equal(elementwise.relu_grad_fast(np.full(5, 2.0), elementwise.relu_fast(x)),
+                                  [0, 0, 0, 2.0, 2.0])
+
+
+def test_nan_and_infinities_pass_as_in_numpy():
+    x = np.array([np.nan, np.inf, -np.inf, -1.0, 2.0], dtype=np.float32)
+    out = elementwise.relu_fast(x)
+    np.testing.assert_array_equal(out, np.maximum(x, 0))        # NaN stays NaN, -inf becomes 0
+    dout = np.array([1.0, np.nan, 1.0, np.inf, 1.0], dtype=np.float32)
+    with np.errstate(invalid="ignore"):                 # inf * 0 is NaN, in both twins
+        expected = elementwise.relu_grad_reference(dout, out)
+    np.testing.assert_array_equal(elementwise.relu_grad_fast(dout, out), expected)
+
+
+def test_non_contiguous_input_gives_the_same_result():
+    x = np.random.default_rng(0).standard_normal((6, 8)).T              # a transposed view
+    np.testing.assert_array_equal(elementwise.relu_fast(x), np.maximum(x, 0))
+    np.testing.assert_array_equal(elementwise.relu_grad_fast(x, x), x * (x > 0))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_large_arrays_split_over_threads_equal_the_twins(threads):
+    """Above PARALLEL_MIN_ELEMENTS the runs are shared among threads."""
+    from minidl.kernels.threads import max_threads
+
+    if threads > max_threads():
+        pytest.skip("needs two threads")
+    rng = np.random.default_rng(1)
+    x, dout = rng.standard_normal((2, 8, 16, 33, 33)).astype(np.float32)
+    previous = md.get_num_threads()
+    md.set_num_threads(threads)
+    try:
+        out = elementwise.relu_fast(x)
+        dx = elementwise.relu_grad_fast(dout, out)
+    finally:
+        md.set_num_threads(previous)
+    np.testing.assert_array_equal(out, elementwise.relu_reference(x))
+    np.testing.assert_array_equal(dx, elementwise.relu_grad_reference(dout, out))
