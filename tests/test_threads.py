@@ -138,3 +138,45 @@ def test_no_notice_when_jit_is_disabled(kernel_module, capsys, monkeypatch):
     monkeypatch.setattr(numba.config, "DISABLE_JIT", True)
     threads.compile_notice(kernel_module.__file__)
     assert capsys.readouterr().err == ""
+
+
+# ---------------------------------------------------------------------------- chunks of a batch
+def test_every_chunk_runs_once_and_alone_on_its_thread():
+    """for_each_chunk calls each chunk exactly once; inside a chunk, kernels and matrix
+    products get one thread (the others are busy with other chunks), outside they get all."""
+    from minidl.kernels import im2col_numba
+
+    threads.set_num_threads(threads.max_threads())
+    calls, inner = [], []
+
+    def chunk(k):
+        calls.append(k)
+        inner.append(im2col_numba._threads_for(1000))
+
+    im2col_numba.for_each_chunk(chunk, 9)
+    assert sorted(calls) == list(range(9))
+    assert inner == [1] * 9
+    assert im2col_numba._threads_for(1000) == threads.max_threads()   # the flag does not stay behind
+
+
+def test_a_single_chunk_keeps_all_threads():
+    from minidl.kernels import im2col_numba
+
+    threads.set_num_threads(threads.max_threads())
+    inner = []
+    im2col_numba.for_each_chunk(lambda k: inner.append(im2col_numba._threads_for(1000)), 1)
+    assert inner == [threads.max_threads()]
+
+
+def test_an_error_in_a_chunk_reaches_the_caller():
+    from minidl.kernels import im2col_numba
+
+    threads.set_num_threads(threads.max_threads())
+
+    def chunk(k):
+        if k == 3:
+            raise ValueError("chunk 3 failed")
+
+    with pytest.raises(ValueError, match="chunk 3 failed"):
+        im2col_numba.for_each_chunk(chunk, 6)
+    assert im2col_numba._threads_for(1000) == threads.max_threads()
