@@ -434,32 +434,46 @@ def _input_grad_columns(dv, a, ch, t, count, q):
 
 
 @njit(cache=True)
-def _add_tile_row(d0, d1, d2, d3, e, base, grid, k):
-    """Add one row (d0, d1, d2, d3) of tile k onto the grid, at 2k + base of half e."""
-    grid[e, 0, base + 2 * k] += d0
-    grid[e, 0, base + 2 * k + 1] += d1
-    grid[e, 1, base + 2 * k] += d2
-    grid[e, 1, base + 2 * k + 1] += d3
+def _set_tile_row(grid, e, k, d0, d1, d2, d3):
+    """Write one row (d0, d1, d2, d3) at 2k of half e: columns 0-1 on side 0, 2-3 on side 1."""
+    k = max(k, 0)
+    grid[e, 0, 2 * k] = d0
+    grid[e, 0, 2 * k + 1] = d1
+    grid[e, 1, 2 * k] = d2
+    grid[e, 1, 2 * k + 1] = d3
 
 
 @njit(cache=True)
 def _input_grad_rows(q, grid, tw):
     """B (dV B^T) for every tile, from the rows q0..q3 of dV B^T: rows q0, q1 - q2 + q3,
-    -q0 + q1 + q2 and -q3, each added onto the grid where that row of the tile lies. Row i of
-    tile k lands at 2k + (i // 2)*2TW of half i % 2, its columns 0-1 on side 0 and 2-3 on side 1.
-    Neighbouring tiles overlap, so each row gets a pass of its own: within one pass no two tiles
-    add onto the same entry."""
-    below = max(2 * tw, 0)                             # rows 2 and 3 lie one tile row further down
-    for k in range(q.shape[2]):
-        _add_tile_row(q[0, 0, k], q[0, 1, k], q[0, 2, k], q[0, 3, k], 0, 0, grid, k)
-    for k in range(q.shape[2]):
-        _add_tile_row(q[1, 0, k] - q[2, 0, k] + q[3, 0, k], q[1, 1, k] - q[2, 1, k] + q[3, 1, k],
-                      q[1, 2, k] - q[2, 2, k] + q[3, 2, k], q[1, 3, k] - q[2, 3, k] + q[3, 3, k], 1, 0, grid, k)
-    for k in range(q.shape[2]):
-        _add_tile_row(-q[0, 0, k] + q[1, 0, k] + q[2, 0, k], -q[0, 1, k] + q[1, 1, k] + q[2, 1, k],
-                      -q[0, 2, k] + q[1, 2, k] + q[2, 2, k], -q[0, 3, k] + q[1, 3, k] + q[2, 3, k], 0, below, grid, k)
-    for k in range(q.shape[2]):
-        _add_tile_row(-q[3, 0, k], -q[3, 1, k], -q[3, 2, k], -q[3, 3, k], 1, below, grid, k)
+    -q0 + q1 + q2 and -q3, put onto the grid where they lie. Row i of tile k lies at 2k +
+    (i // 2)*2TW of half i % 2: rows 0 and 1 of tile k share grid row u with rows 2 and 3 of
+    tile k - TW, the tile above, so each grid entry is the sum of (at most) those two. Each
+    entry is written once, after both are known: no pass over the grid adds onto another."""
+    count, tw = q.shape[2], max(tw, 0)
+    first = min(tw, count)
+    for k in range(first):                             # the top tile row: no tile above
+        _set_tile_row(grid, 0, k, q[0, 0, k], q[0, 1, k], q[0, 2, k], q[0, 3, k])
+    for j in range(count - first):                     # tile k = j + TW, and the tile j above it
+        k = j + first
+        _set_tile_row(grid, 0, k, q[0, 0, k] - q[0, 0, j] + q[1, 0, j] + q[2, 0, j],
+                      q[0, 1, k] - q[0, 1, j] + q[1, 1, j] + q[2, 1, j],
+                      q[0, 2, k] - q[0, 2, j] + q[1, 2, j] + q[2, 2, j],
+                      q[0, 3, k] - q[0, 3, j] + q[1, 3, j] + q[2, 3, j])
+    for j in range(count - first, count):              # below the last tile row: rows 2 of it only
+        _set_tile_row(grid, 0, j + first, -q[0, 0, j] + q[1, 0, j] + q[2, 0, j], -q[0, 1, j] + q[1, 1, j] + q[2, 1, j],
+                      -q[0, 2, j] + q[1, 2, j] + q[2, 2, j], -q[0, 3, j] + q[1, 3, j] + q[2, 3, j])
+    for k in range(first):                             # the same for half 1: rows 1 and 3
+        _set_tile_row(grid, 1, k, q[1, 0, k] - q[2, 0, k] + q[3, 0, k], q[1, 1, k] - q[2, 1, k] + q[3, 1, k],
+                      q[1, 2, k] - q[2, 2, k] + q[3, 2, k], q[1, 3, k] - q[2, 3, k] + q[3, 3, k])
+    for j in range(count - first):
+        k = j + first
+        _set_tile_row(grid, 1, k, q[1, 0, k] - q[2, 0, k] + q[3, 0, k] - q[3, 0, j],
+                      q[1, 1, k] - q[2, 1, k] + q[3, 1, k] - q[3, 1, j],
+                      q[1, 2, k] - q[2, 2, k] + q[3, 2, k] - q[3, 2, j],
+                      q[1, 3, k] - q[2, 3, k] + q[3, 3, k] - q[3, 3, j])
+    for j in range(count - first, count):
+        _set_tile_row(grid, 1, j + first, -q[3, 0, j], -q[3, 1, j], -q[3, 2, j], -q[3, 3, j])
 
 
 @njit(cache=True, nogil=True)
@@ -471,7 +485,6 @@ def _winograd_input_grad(dv, ph, pw, dh, dw, th, tw, dx, start, stop):
     plan = _grid_plan(h, w, ph, pw, dh, dw, 2, 2 * tw)
     for plane in range(start, stop):
         b, ch = plane // c, plane % c
-        grid[:] = 0
         for p in range(phases):
             for a in range(4):
                 _input_grad_columns(dv, a, ch, ((b * phases + p) * th) * tw, th * tw, q)
