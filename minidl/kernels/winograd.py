@@ -32,7 +32,7 @@ Dilation D (stride must be 1). Output row y = D*u + r reads padded input rows y 
 D*(u + i) + r: the rows of "phase" r, xp[r::D], convolved with the undilated kernel. So a dilated
 convolution is D*D undilated ones, one per phase (r, s), and each is done with tiles as above.
 Tiles are counted per phase: TH = ceil(H' / (2*DH)) rows of them, likewise TW, and the T
-columns of V are ordered (n, phase, ty, tx).
+columns of V are ordered (phase, ty, tx, n): the images innermost (see the compiled section).
 
 Backward, the same 16 matrix products transposed (dM is the gradient of M):
 
@@ -112,14 +112,14 @@ def _as_tiles(columns, n, dilation, tiles, side):
     """(16, K, T) rows ab -> (N, K, phases, TH, TW, 4, 4): one side x side matrix per tile."""
     (dh, dw), (th, tw) = dilation, tiles
     k = columns.shape[1]
-    blocks = columns.reshape(side, side, k, n, dh * dw, th, tw)
-    return blocks.transpose(3, 2, 4, 5, 6, 0, 1)
+    blocks = columns.reshape(side, side, k, dh * dw, th, tw, n)
+    return blocks.transpose(6, 2, 3, 4, 5, 0, 1)
 
 
 def _as_columns(blocks):
     """(N, K, phases, TH, TW, s, s) -> (s*s, K, T): the inverse of ``_as_tiles``."""
     n, k, phases, th, tw, side, _ = blocks.shape
-    return blocks.transpose(5, 6, 1, 0, 2, 3, 4).reshape(side * side, k, n * phases * th * tw)
+    return blocks.transpose(5, 6, 1, 2, 3, 4, 0).reshape(side * side, k, n * phases * th * tw)
 
 
 def winograd_input_reference(x, padding, dilation, tiles, out=None):
@@ -215,281 +215,316 @@ def winograd_input_grad_reference(dv, x_shape, padding, dilation, tiles, out=Non
 
 # ---------------------------------------------------------------------------- Numba
 #
-# Each image plane is handled by one iteration of the outer loop (``im2col_numba.launch``
-# shares the planes among threads), phase by phase. The 4x4 transforms are separable
-# (B^T d B = B^T (d B)), so each is done in two passes, one combining the columns of every tile
-# and one combining the rows. For those passes
-# to be long loops over all tiles of a phase at once (loops the compiler turns into vector
-# instructions), the phase plane is first copied into a "tile grid" laid out so that every tile
-# entry is at a fixed offset from 2*t or t, t = ty*TW + tx being the tile's number:
+# The compiled transforms work on one channel (or filter) at a time, for all the images of the
+# call at once: the T columns are ordered (phase, ty, tx, n), the images innermost, so "entry
+# (a, b) of every tile of every image" is one long run, m = (phase*TH*TW + ty*TW + tx)*N + n,
+# and each pass of a transform is a single loop over m that the compiler turns into vector
+# instructions. (With the images outermost, a small plane such as 8x8 gives loops of 16 tiles,
+# too short to pay for their start.) The 4x4 transforms are separable (B^T d B = B^T (d B)) and
+# are done in two such passes, one combining the columns of every tile and one its rows.
 #
-#     grid[e, side, u*2TW + z] = phase plane[2u + e, z + 2*side]
+# For the column pass to run over the tiles of a whole tile row of all images at once, the
+# input channel is first copied into a padded buffer where each pixel's N images lie side by
+# side and the columns are split by parity (``_interleave``): column j of every tile of a tile
+# row is then one run. The column pass writes
 #
-# Rows are split by parity e (tile row ty starts at row 2ty, so its rows 0..3 are rows ty and
-# ty+1 of the even and odd halves), and columns by "side": columns 0, 1 of tile tx are z = 2tx,
-# 2tx + 1 of side 0, its columns 2, 3 the same z of side 1. The output blocks (2x2, no overlap)
-# use the same layout with a single side. Loops then write at most 4 arrays and index with
+#     db[e, b, ((phase*(TH + 1) + u)*TW + tx)*N + n]      (row 2u + e of the phase, column b)
+#
+# Rows are split by parity e: tile row ty starts at row 2ty, so its rows 0..3 are rows u = ty
+# and ty + 1 of the even and odd halves, at m and m + TW*N, and the row pass is one loop over
+# all the tiles of a phase. The backward pass goes through the same layout in reverse, and the
+# output blocks (2x2, no overlap) are written to and read from the planes pixel by pixel. Loops write at most 4 arrays and index with
 # their own counter plus offsets that max(0, ...) proves non-negative: with 16 outputs per
 # iteration, or indices Numba must check for wraparound, the compiler gives up on vectors.
 
 
 @njit(cache=True)
-def _copy_run(grid, phase, e, side, start, plane, y, first, step, count):
-    """grid[phase, e, side, start + k] = plane[y, first + k*step] for k < count."""
-    start, first, step = max(start, 0), max(first, 0), max(step, 1)
-    if step == 1:                                      # no dilation
-        for k in range(count):
-            grid[phase, e, side, start + k] = plane[y, first + k]
-    elif step == 2:                                    # dilation 2, with the step known to the compiler
-        for k in range(count):
-            grid[phase, e, side, start + k] = plane[y, first + 2 * k]
-    else:
-        for k in range(count):
-            grid[phase, e, side, start + k] = plane[y, first + k * step]
+def _column_run(s, parity, pw, dw, w, halves):
+    """The input columns z that land at padded[., s, parity, half*N + .]: z = z0 + 2*DW*k for
+    k < count, from half ``lo`` on (padded column s + DW*(2*half + parity) is input column
+    that minus PW, which must lie in [0, W))."""
+    step = 2 * dw
+    lo = max(0, -((s + dw * parity - pw) // step))              # ceil((PW - s - DW*parity) / step)
+    hi = min(halves, -((s + dw * parity - pw - w) // step))     # ceil((W + PW - s - DW*parity) / step)
+    return s + dw * (2 * lo + parity) - pw, lo, max(hi - lo, 0)
 
 
 @njit(cache=True)
-def _add_run(plane, y, first, step, grid, phase, e, side, start, count):
-    """plane[y, first + k*step] += grid[phase, e, side, start + k] for k < count: the adjoint."""
-    start, first, step = max(start, 0), max(first, 0), max(step, 1)
-    if step == 1:
-        for k in range(count):
-            plane[y, first + k] += grid[phase, e, side, start + k]
-    elif step == 2:
-        for k in range(count):
-            plane[y, first + 2 * k] += grid[phase, e, side, start + k]
-    else:
-        for k in range(count):
-            plane[y, first + k * step] += grid[phase, e, side, start + k]
+def _interleave(x, ch, ph, pw, dw, padded):
+    """Channel ch of every image, zero-padded, laid out so that the tile entries read in runs:
+
+        padded[y, s, parity, half*N + n] = zero-padded x[n, ch] at row y, column s + DW*(2*half + parity)
+
+    (s is the column phase, 2*half + parity the column within that phase, n the image). Column
+    2tx + j of the phase's tiles is then entry tx*N + n of run j % 2 shifted by (j // 2)*N: for
+    every j, the tiles of a tile row and all images form one run. The border is never written
+    and stays zero."""
+    n, _, h, w = x.shape
+    n, ph, dw = max(n, 1), max(ph, 0), max(dw, 1)
+    rows = min(h, padded.shape[0] - ph)
+    for s in range(dw):
+        for parity in range(2):
+            z0, lo, count = _column_run(s, parity, pw, dw, w, padded.shape[3] // n)
+            z0, lo = max(z0, 0), max(lo, 0)
+            for image in range(n):
+                for y in range(rows):
+                    for k in range(count):
+                        padded[ph + y, s, parity, (lo + k) * n + image] = x[image, ch, y, z0 + 2 * dw * k]
 
 
 @njit(cache=True)
-def _grid_plan(h, w, ph, pw, dh, dw, sides, width):
-    """The runs that copy an (H, W) plane into its tile grid, the same for every plane: one row
-    (y, first input column, phase, e, side, first grid index, count) per input row y, column
-    phase s and side, pixels y, first + k*DW going to grid[phase, e, side, start + k]."""
-    plan = np.zeros((h * dw * sides, 7), dtype=np.int64)
-    for y in range(h):
-        r, row = (y + ph) % dh, (y + ph) // dh            # phase row r, row of that phase's plane
-        for s in range(dw):
-            first = (s - pw) % dw                         # first input column of phase s
-            count = (w - 1 - first) // dw + 1 if first < w else 0
-            for side in range(sides):
-                z = (first + pw) // dw - 2 * side         # grid column of that first pixel
-                lo, hi = max(0, -z), min(count, width - z)  # the pixels inside the grid's columns
-                plan[(y * dw + s) * sides + side] = (y, first + lo * dw, r * dw + s, row % 2, side,
-                                                     (row // 2) * width + z + lo, max(0, hi - lo))
-    return plan
+def _deinterleave(padded, ch, ph, pw, dw, x):
+    """The adjoint of ``_interleave``: x[n, ch] from the middle of ``padded`` (zero where the
+    padded planes stop short of the input: its last pixels, which no tile reads)."""
+    n, _, h, w = x.shape
+    n, ph, dw = max(n, 1), max(ph, 0), max(dw, 1)
+    rows = min(h, padded.shape[0] - ph)
+    for image in range(n):
+        x[image, ch] = 0
+    for s in range(dw):
+        for parity in range(2):
+            z0, lo, count = _column_run(s, parity, pw, dw, w, padded.shape[3] // n)
+            z0, lo = max(z0, 0), max(lo, 0)
+            for image in range(n):
+                for y in range(rows):
+                    for k in range(count):
+                        x[image, ch, y, z0 + 2 * dw * k] = padded[ph + y, s, parity, (lo + k) * n + image]
 
 
 @njit(cache=True)
-def _run(plan, k):
-    """Run k of a plan as a tuple (indexing the numbers one by one; a row view costs more)."""
-    return plan[k, 0], plan[k, 1], plan[k, 2], plan[k, 3], plan[k, 4], plan[k, 5], plan[k, 6]
+def _input_columns(padded, dh, dw, th, tw, n, db):
+    """d B for every row of every tile: the tile's columns d0..d3 give d0 - d2, d1 + d2, d2 - d1,
+    d1 - d3, written to db[e, b, ((p*(TH + 1) + u)*TW + tx)*N + n] for row 2u + e of phase p."""
+    dh, dw, n = max(dh, 1), max(dw, 1), max(n, 1)
+    for p in range(dh * dw):
+        r, s = p // dw, p % dw
+        for row in range(2 * th + 2):
+            y, e = max(r + dh * row, 0), row % 2
+            base = max(((p * (th + 1) + row // 2) * tw) * n, 0)
+            for k in range(tw * n):
+                d0, d1 = padded[y, s, 0, k], padded[y, s, 1, k]
+                d2, d3 = padded[y, s, 0, n + k], padded[y, s, 1, n + k]
+                db[e, 0, base + k] = d0 - d2
+                db[e, 1, base + k] = d1 + d2
+                db[e, 2, base + k] = d2 - d1
+                db[e, 3, base + k] = d1 - d3
 
 
 @njit(cache=True)
-def _spread_grid(plane, plan, dw, grid):
-    """grid[phase, e, side, u*width + z] = padded plane at phase-plane position (2u + e, z + 2*side)."""
-    grid[:] = 0
-    for k in range(plan.shape[0]):
-        y, first, phase, e, side, start, count = _run(plan, k)
-        _copy_run(grid, phase, e, side, start, plane, y, first, dw, count)
+def _gather(grid, dh, dw, th, tw, n, padded):
+    """Add every grid entry grid[e, j, ((p*(TH + 1) + u)*TW + tx)*N + n], column j of a tile's
+    row 2u + e, back onto the pixel of ``padded`` it stands for (the adjoint of reading the
+    tiles' columns from ``padded`` as ``_input_columns`` does)."""
+    dh, dw, n = max(dh, 1), max(dw, 1), max(n, 1)
+    padded[:] = 0
+    for p in range(dh * dw):
+        r, s = p // dw, p % dw
+        for row in range(2 * th + 2):
+            y, e = max(r + dh * row, 0), row % 2
+            base = max(((p * (th + 1) + row // 2) * tw) * n, 0)
+            for j in range(4):
+                shift = (j // 2) * n
+                for k in range(tw * n):
+                    padded[y, s, j % 2, shift + k] += grid[e, j, base + k]
 
 
 @njit(cache=True)
-def _gather_grid(grid, plan, dw, plane):
-    """The adjoint of ``_spread_grid``: each pixel of the plane gets the sum of its grid entries."""
-    plane[:] = 0
-    for k in range(plan.shape[0]):
-        y, first, phase, e, side, start, count = _run(plan, k)
-        _add_run(plane, y, first, dw, grid, phase, e, side, start, count)
-
-
-@njit(cache=True)
-def _input_columns(d, db):
-    """d B for every row of every tile: the tile's columns d0..d3 give d0 - d2, d1 + d2, d2 - d1, d1 - d3."""
-    for q in range(db.shape[1]):
-        d0, d1, d2, d3 = d[0, 2 * q], d[0, 2 * q + 1], d[1, 2 * q], d[1, 2 * q + 1]
-        db[0, q] = d0 - d2
-        db[1, q] = d1 + d2
-        db[2, q] = d2 - d1
-        db[3, q] = d1 - d3
-
-
-@njit(cache=True)
-def _input_rows(db, b, v, ch, t, tw, count):
-    """Column b of B^T (d B) for the tiles t, t+1, ...: rows 0 - 2, 1 + 2, 2 - 1 and 1 - 3."""
-    t, tw = max(t, 0), max(tw, 0)
-    for k in range(count):
-        d0, d1, d2, d3 = db[0, b, k], db[1, b, k], db[0, b, k + tw], db[1, b, k + tw]
-        v[b, ch, t + k] = d0 - d2
-        v[4 + b, ch, t + k] = d1 + d2
-        v[8 + b, ch, t + k] = d2 - d1
-        v[12 + b, ch, t + k] = d1 - d3
+def _input_rows(db, b, start, below, v, ch, t, count):
+    """Column b of B^T (d B) for ``count`` tile entries from db[:, b, start] (rows 0, 1 there,
+    rows 2, 3 ``below`` further on) to V from column t: rows 0 - 2, 1 + 2, 2 - 1 and 1 - 3."""
+    start, below, t = max(start, 0), max(below, 0), max(t, 0)
+    for m in range(count):
+        d0, d1 = db[0, b, start + m], db[1, b, start + m]
+        d2, d3 = db[0, b, start + below + m], db[1, b, start + below + m]
+        v[b, ch, t + m] = d0 - d2
+        v[4 + b, ch, t + m] = d1 + d2
+        v[8 + b, ch, t + m] = d2 - d1
+        v[12 + b, ch, t + m] = d1 - d3
 
 
 @njit(cache=True, nogil=True)
 def _winograd_input(x, ph, pw, dh, dw, th, tw, v, start, stop):
-    n, c, h, w = x.shape
-    phases = dh * dw
-    d = np.empty((phases, 2, 2, (th + 1) * 2 * tw), dtype=x.dtype)
-    db = np.empty((2, 4, (th + 1) * tw), dtype=x.dtype)
-    plan = _grid_plan(h, w, ph, pw, dh, dw, 2, 2 * tw)
-    for plane in range(start, stop):
-        b, ch = plane // c, plane % c
-        _spread_grid(x[b, ch], plan, dw, d)
+    n = x.shape[0]
+    phases, tiles = dh * dw, th * tw * n                 # tile entries per phase, all images
+    padded = np.zeros((dh * (2 * th + 2), dw, 2, (tw + 1) * n), dtype=x.dtype)
+    db = np.empty((2, 4, phases * (th + 1) * tw * n), dtype=x.dtype)
+    for ch in range(start, stop):
+        _interleave(x, ch, ph, pw, dw, padded)
+        _input_columns(padded, dh, dw, th, tw, n, db)
         for p in range(phases):
-            _input_columns(d[p, 0], db[0])
-            _input_columns(d[p, 1], db[1])
-            for col in range(4):
-                _input_rows(db, col, v, ch, ((b * phases + p) * th) * tw, tw, th * tw)
+            for b in range(4):
+                _input_rows(db, b, p * (th + 1) * tw * n, tw * n, v, ch, p * tiles, tiles)
 
 
 @njit(cache=True)
-def _output_rows(m, b, fo, t, count, s):
-    """Column b of A^T M for the tiles t, t+1, ...: rows 0 + 1 + 2 and 1 - 2 - 3."""
-    t = max(t, 0)
-    for k in range(count):
-        m0, m1, m2, m3 = m[b, fo, t + k], m[4 + b, fo, t + k], m[8 + b, fo, t + k], m[12 + b, fo, t + k]
-        s[0, b, k] = m0 + m1 + m2
-        s[1, b, k] = m1 - m2 - m3
+def _output_rows(m, fo, s):
+    """A^T M for every tile: rows 0 + 1 + 2 and 1 - 2 - 3 of each of its columns b."""
+    for b in range(4):
+        for k in range(m.shape[2]):
+            m0, m1, m2, m3 = m[b, fo, k], m[4 + b, fo, k], m[8 + b, fo, k], m[12 + b, fo, k]
+            s[0, b, k] = m0 + m1 + m2
+            s[1, b, k] = m1 - m2 - m3
 
 
 @njit(cache=True)
 def _output_columns(s, y):
-    """(A^T M) A: columns 0 + 1 + 2 and 1 - 2 - 3 of each tile, the two outputs of a block row."""
-    for k in range(s.shape[1]):
-        y[2 * k] = s[0, k] + s[1, k] + s[2, k]
-        y[2 * k + 1] = s[1, k] - s[2, k] - s[3, k]
+    """(A^T M) A: columns 0 + 1 + 2 and 1 - 2 - 3 of each row a, the outputs y[2a + column]."""
+    for a in range(2):
+        for k in range(s.shape[2]):
+            s0, s1, s2, s3 = s[a, 0, k], s[a, 1, k], s[a, 2, k], s[a, 3, k]
+            y[2 * a, k] = s0 + s1 + s2
+            y[2 * a + 1, k] = s1 - s2 - s3
+
+
+@njit(cache=True)
+def _blocks_to_plane(y, dh, dw, th, tw, n, image, plane):
+    """Output (DH*(2ty + a) + r, DW*(2tx + c) + s) of image n is y[2a + c] of its tile entry;
+    outputs beyond the plane's edge are dropped."""
+    oh, ow = plane.shape
+    for p in range(dh * dw):
+        r, s = p // dw, p % dw
+        for ty in range(th):
+            for a in range(2):
+                row = dh * (2 * ty + a) + r
+                if row >= oh:
+                    continue
+                base = max(((p * th + ty) * tw) * n + image, 0)
+                for c in range(2):
+                    first = dw * c + s                  # column of tx = 0; every 2*DW further on
+                    count = min(tw, (ow - first + 2 * dw - 1) // (2 * dw)) if first < ow else 0
+                    for tx in range(count):
+                        plane[row, first + 2 * dw * tx] = y[2 * a + c, base + tx * n]
+
+
+@njit(cache=True)
+def _plane_to_blocks(plane, dh, dw, th, tw, n, image, y):
+    """The adjoint of ``_blocks_to_plane``: y[2a + c] of each tile entry from the plane (the
+    entries beyond the plane's edge are left as they are: zero)."""
+    oh, ow = plane.shape
+    for p in range(dh * dw):
+        r, s = p // dw, p % dw
+        for ty in range(th):
+            for a in range(2):
+                row = dh * (2 * ty + a) + r
+                if row >= oh:
+                    continue
+                base = max(((p * th + ty) * tw) * n + image, 0)
+                for c in range(2):
+                    first = dw * c + s
+                    count = min(tw, (ow - first + 2 * dw - 1) // (2 * dw)) if first < ow else 0
+                    for tx in range(count):
+                        y[2 * a + c, base + tx * n] = plane[row, first + 2 * dw * tx]
 
 
 @njit(cache=True, nogil=True)
 def _winograd_output(m, dh, dw, th, tw, out, start, stop):
-    n, f, oh, ow = out.shape
-    phases = dh * dw
-    blocks = np.empty((phases, 2, 1, th * 2 * tw), dtype=out.dtype)
-    s = np.empty((2, 4, th * tw), dtype=out.dtype)
-    plan = _grid_plan(oh, ow, 0, 0, dh, dw, 1, 2 * tw)
-    for plane in range(start, stop):
-        b, fo = plane // f, plane % f
-        for p in range(phases):
-            for col in range(4):
-                _output_rows(m, col, fo, ((b * phases + p) * th) * tw, th * tw, s)
-            _output_columns(s[0], blocks[p, 0, 0])
-            _output_columns(s[1], blocks[p, 1, 0])
-        _gather_grid(blocks, plan, dw, out[b, fo])
+    n = out.shape[0]
+    s = np.empty((2, 4, m.shape[2]), dtype=out.dtype)
+    y = np.empty((4, m.shape[2]), dtype=out.dtype)
+    for fo in range(start, stop):
+        _output_rows(m, fo, s)
+        _output_columns(s, y)
+        for image in range(n):
+            _blocks_to_plane(y, dh, dw, th, tw, n, image, out[image, fo])
 
 
 @njit(cache=True)
 def _output_grad_rows(g, r):
-    """A dY for every 2x2 block: its rows g0, g1 give g0, g0 + g1, g0 - g1 and -g1."""
-    for z in range(r.shape[1]):
-        g0, g1 = g[0, 0, z], g[1, 0, z]
-        r[0, z] = g0
-        r[1, z] = g0 + g1
-        r[2, z] = g0 - g1
-        r[3, z] = -g1
+    """A dY for every 2x2 block: its rows g0, g1 give g0, g0 + g1, g0 - g1 and -g1, per column c."""
+    for c in range(2):
+        for k in range(g.shape[1]):
+            g0, g1 = g[c, k], g[2 + c, k]
+            r[0, c, k] = g0
+            r[1, c, k] = g0 + g1
+            r[2, c, k] = g0 - g1
+            r[3, c, k] = -g1
 
 
 @njit(cache=True)
-def _output_grad_columns(r, a, dm, fo, t, count):
-    """Row a of (A dY) A^T for the tiles t, t+1, ...: columns g0, g0 + g1, g0 - g1 and -g1."""
-    t = max(t, 0)
-    for k in range(count):
-        g0, g1 = r[a, 2 * k], r[a, 2 * k + 1]
-        dm[4 * a, fo, t + k] = g0
-        dm[4 * a + 1, fo, t + k] = g0 + g1
-        dm[4 * a + 2, fo, t + k] = g0 - g1
-        dm[4 * a + 3, fo, t + k] = -g1
+def _output_grad_columns(r, dm, fo):
+    """Row a of (A dY) A^T for every tile: columns g0, g0 + g1, g0 - g1 and -g1."""
+    for a in range(4):
+        for k in range(r.shape[2]):
+            g0, g1 = r[a, 0, k], r[a, 1, k]
+            dm[4 * a, fo, k] = g0
+            dm[4 * a + 1, fo, k] = g0 + g1
+            dm[4 * a + 2, fo, k] = g0 - g1
+            dm[4 * a + 3, fo, k] = -g1
 
 
 @njit(cache=True, nogil=True)
 def _winograd_output_grad(dout, dh, dw, th, tw, dm, start, stop):
-    n, f, oh, ow = dout.shape
-    phases = dh * dw
-    g = np.empty((phases, 2, 1, th * 2 * tw), dtype=dout.dtype)
-    r = np.empty((4, th * 2 * tw), dtype=dout.dtype)
-    plan = _grid_plan(oh, ow, 0, 0, dh, dw, 1, 2 * tw)
-    for plane in range(start, stop):
-        b, fo = plane // f, plane % f
-        _spread_grid(dout[b, fo], plan, dw, g)
-        for p in range(phases):
-            _output_grad_rows(g[p], r)
-            for a in range(4):
-                _output_grad_columns(r, a, dm, fo, ((b * phases + p) * th) * tw, th * tw)
+    n = dout.shape[0]
+    g = np.zeros((4, dm.shape[2]), dtype=dout.dtype)    # entries beyond dout's edge stay zero
+    r = np.empty((4, 2, dm.shape[2]), dtype=dout.dtype)
+    for fo in range(start, stop):
+        for image in range(n):
+            _plane_to_blocks(dout[image, fo], dh, dw, th, tw, n, image, g)
+        _output_grad_rows(g, r)
+        _output_grad_columns(r, dm, fo)
 
 
 @njit(cache=True)
-def _input_grad_columns(dv, a, ch, t, count, q):
-    """Row a of dV B^T for the tiles t, t+1, ...: columns v0, v1 - v2 + v3, -v0 + v1 + v2, -v3."""
+def _input_grad_columns(dv, ch, q):
+    """Row a of dV B^T for every tile: columns v0, v1 - v2 + v3, -v0 + v1 + v2 and -v3."""
+    for a in range(4):
+        for k in range(dv.shape[2]):
+            v0, v1 = dv[4 * a, ch, k], dv[4 * a + 1, ch, k]
+            v2, v3 = dv[4 * a + 2, ch, k], dv[4 * a + 3, ch, k]
+            q[a, 0, k] = v0
+            q[a, 1, k] = v1 - v2 + v3
+            q[a, 2, k] = -v0 + v1 + v2
+            q[a, 3, k] = -v3
+
+
+@njit(cache=True)
+def _input_grad_rows(q, t, count, rows):
+    """B (dV B^T) for ``count`` tile entries from column t of q: row i of column j of each tile
+    into rows[i, j], from the rows q0..q3: q0, q1 - q2 + q3, -q0 + q1 + q2 and -q3."""
     t = max(t, 0)
-    for k in range(count):
-        v0, v1 = dv[4 * a, ch, t + k], dv[4 * a + 1, ch, t + k]
-        v2, v3 = dv[4 * a + 2, ch, t + k], dv[4 * a + 3, ch, t + k]
-        q[a, 0, k] = v0
-        q[a, 1, k] = v1 - v2 + v3
-        q[a, 2, k] = -v0 + v1 + v2
-        q[a, 3, k] = -v3
+    for j in range(4):
+        for k in range(count):
+            q0, q1, q2, q3 = q[0, j, t + k], q[1, j, t + k], q[2, j, t + k], q[3, j, t + k]
+            rows[0, j, k] = q0
+            rows[1, j, k] = q1 - q2 + q3
+            rows[2, j, k] = -q0 + q1 + q2
+            rows[3, j, k] = -q3
 
 
 @njit(cache=True)
-def _set_tile_row(grid, e, k, d0, d1, d2, d3):
-    """Write one row (d0, d1, d2, d3) at 2k of half e: columns 0-1 on side 0, 2-3 on side 1."""
-    k = max(k, 0)
-    grid[e, 0, 2 * k] = d0
-    grid[e, 0, 2 * k + 1] = d1
-    grid[e, 1, 2 * k] = d2
-    grid[e, 1, 2 * k + 1] = d3
-
-
-@njit(cache=True)
-def _input_grad_rows(q, grid, tw):
-    """B (dV B^T) for every tile, from the rows q0..q3 of dV B^T: rows q0, q1 - q2 + q3,
-    -q0 + q1 + q2 and -q3, put onto the grid where they lie. Row i of tile k lies at 2k +
-    (i // 2)*2TW of half i % 2: rows 0 and 1 of tile k share grid row u with rows 2 and 3 of
-    tile k - TW, the tile above, so each grid entry is the sum of (at most) those two. Each
-    entry is written once, after both are known: no pass over the grid adds onto another."""
-    count, tw = q.shape[2], max(tw, 0)
-    first = min(tw, count)
-    for k in range(first):                             # the top tile row: no tile above
-        _set_tile_row(grid, 0, k, q[0, 0, k], q[0, 1, k], q[0, 2, k], q[0, 3, k])
-    for j in range(count - first):                     # tile k = j + TW, and the tile j above it
-        k = j + first
-        _set_tile_row(grid, 0, k, q[0, 0, k] - q[0, 0, j] + q[1, 0, j] + q[2, 0, j],
-                      q[0, 1, k] - q[0, 1, j] + q[1, 1, j] + q[2, 1, j],
-                      q[0, 2, k] - q[0, 2, j] + q[1, 2, j] + q[2, 2, j],
-                      q[0, 3, k] - q[0, 3, j] + q[1, 3, j] + q[2, 3, j])
-    for j in range(count - first, count):              # below the last tile row: rows 2 of it only
-        _set_tile_row(grid, 0, j + first, -q[0, 0, j] + q[1, 0, j] + q[2, 0, j], -q[0, 1, j] + q[1, 1, j] + q[2, 1, j],
-                      -q[0, 2, j] + q[1, 2, j] + q[2, 2, j], -q[0, 3, j] + q[1, 3, j] + q[2, 3, j])
-    for k in range(first):                             # the same for half 1: rows 1 and 3
-        _set_tile_row(grid, 1, k, q[1, 0, k] - q[2, 0, k] + q[3, 0, k], q[1, 1, k] - q[2, 1, k] + q[3, 1, k],
-                      q[1, 2, k] - q[2, 2, k] + q[3, 2, k], q[1, 3, k] - q[2, 3, k] + q[3, 3, k])
-    for j in range(count - first):
-        k = j + first
-        _set_tile_row(grid, 1, k, q[1, 0, k] - q[2, 0, k] + q[3, 0, k] - q[3, 0, j],
-                      q[1, 1, k] - q[2, 1, k] + q[3, 1, k] - q[3, 1, j],
-                      q[1, 2, k] - q[2, 2, k] + q[3, 2, k] - q[3, 2, j],
-                      q[1, 3, k] - q[2, 3, k] + q[3, 3, k] - q[3, 3, j])
-    for j in range(count - first, count):
-        _set_tile_row(grid, 1, j + first, -q[3, 0, j], -q[3, 1, j], -q[3, 2, j], -q[3, 3, j])
+def _place_tile_rows(rows, count, below, grid, g):
+    """Put the tiles' rows on the grid from entry g. Rows 0 and 1 of a tile lie in half 0 and 1
+    at its own entry, rows 2 and 3 one tile row further on (``below`` = TW*N entries), where
+    rows 0 and 1 of the tile below lie too: each grid entry is the sum of (at most) two rows.
+    Each is written once, after both are known, so no pass adds onto another's result."""
+    g, count = max(g, 0), max(count, 0)
+    first = max(min(below, count), 0)                  # the entries of one tile row
+    rest = max(count - first, 0)                       # the tile rows below the first
+    for e in range(2):
+        for j in range(4):
+            for k in range(first):                     # the top tile row: no tile above
+                grid[e, j, g + k] = rows[e, j, k]
+            for k in range(rest):                      # tile k + TW*N, below tile k
+                grid[e, j, g + first + k] = rows[e, j, first + k] + rows[e + 2, j, k]
+            for k in range(first):                     # below the last tile row: its rows 2, 3 only
+                grid[e, j, g + rest + first + k] = rows[e + 2, j, rest + k]
 
 
 @njit(cache=True, nogil=True)
 def _winograd_input_grad(dv, ph, pw, dh, dw, th, tw, dx, start, stop):
-    n, c, h, w = dx.shape
-    phases = dh * dw
-    grid = np.empty((phases, 2, 2, (th + 1) * 2 * tw), dtype=dx.dtype)
-    q = np.empty((4, 4, th * tw), dtype=dx.dtype)
-    plan = _grid_plan(h, w, ph, pw, dh, dw, 2, 2 * tw)
-    for plane in range(start, stop):
-        b, ch = plane // c, plane % c
+    n = dx.shape[0]
+    phases, tiles = dh * dw, th * tw * n
+    padded = np.empty((dh * (2 * th + 2), dw, 2, (tw + 1) * n), dtype=dx.dtype)
+    grid = np.empty((2, 4, phases * (th + 1) * tw * n), dtype=dx.dtype)
+    q = np.empty((4, 4, dv.shape[2]), dtype=dx.dtype)
+    rows = np.empty((4, 4, tiles), dtype=dx.dtype)
+    for ch in range(start, stop):
+        _input_grad_columns(dv, ch, q)
         for p in range(phases):
-            for a in range(4):
-                _input_grad_columns(dv, a, ch, ((b * phases + p) * th) * tw, th * tw, q)
-            _input_grad_rows(q, grid[p], tw)
-        _gather_grid(grid, plan, dw, dx[b, ch])
+            _input_grad_rows(q, p * tiles, tiles, rows)
+            _place_tile_rows(rows, tiles, tw * n, grid, p * (th + 1) * tw * n)
+        _gather(grid, dh, dw, th, tw, n, padded)
+        _deinterleave(padded, ch, ph, pw, dw, dx)
 
 
 def winograd_input_fast(x, padding, dilation, tiles, out=None):
@@ -497,7 +532,7 @@ def winograd_input_fast(x, padding, dilation, tiles, out=None):
     (ph, pw), (dh, dw), (th, tw) = padding, dilation, tiles
     n, c = x.shape[:2]
     v = result_array(out, (16, c, n * dh * dw * th * tw), x.dtype, "winograd_input")
-    launch(__file__, _winograd_input, n * c, v.size, np.ascontiguousarray(x), ph, pw, dh, dw, th, tw, v)
+    launch(__file__, _winograd_input, c, v.size, np.ascontiguousarray(x), ph, pw, dh, dw, th, tw, v)
     return v
 
 
@@ -506,7 +541,7 @@ def winograd_output_fast(m, out_hw, dilation, out=None):
     (dh, dw), (th, tw) = dilation, winograd_tiles(out_hw, dilation)
     n = m.shape[2] // (dh * dw * th * tw)
     result = result_array(out, (n, m.shape[1], *out_hw), m.dtype, "winograd_output")
-    launch(__file__, _winograd_output, n * m.shape[1], result.size, np.ascontiguousarray(m), dh, dw, th, tw, result)
+    launch(__file__, _winograd_output, m.shape[1], m.size, np.ascontiguousarray(m), dh, dw, th, tw, result)
     return result
 
 
@@ -515,7 +550,7 @@ def winograd_output_grad_fast(dout, dilation, out=None):
     n, f, oh, ow = dout.shape
     (dh, dw), (th, tw) = dilation, winograd_tiles((oh, ow), dilation)
     dm = result_array(out, (16, f, n * dh * dw * th * tw), dout.dtype, "winograd_output_grad")
-    launch(__file__, _winograd_output_grad, n * f, dm.size, np.ascontiguousarray(dout), dh, dw, th, tw, dm)
+    launch(__file__, _winograd_output_grad, f, dm.size, np.ascontiguousarray(dout), dh, dw, th, tw, dm)
     return dm
 
 
@@ -523,6 +558,6 @@ def winograd_input_grad_fast(dv, x_shape, padding, dilation, tiles, out=None):
     """Compiled twin of ``winograd_input_grad_reference``."""
     (ph, pw), (dh, dw), (th, tw) = padding, dilation, tiles
     dx = result_array(out, x_shape, dv.dtype, "winograd_input_grad")
-    launch(__file__, _winograd_input_grad, x_shape[0] * x_shape[1], dv.size, np.ascontiguousarray(dv), ph, pw, dh,
+    launch(__file__, _winograd_input_grad, x_shape[1], dv.size, np.ascontiguousarray(dv), ph, pw, dh,
            dw, th, tw, dx)
     return dx
