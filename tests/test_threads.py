@@ -180,3 +180,16 @@ def test_an_error_in_a_chunk_reaches_the_caller():
     with pytest.raises(ValueError, match="chunk 3 failed"):
         im2col_numba.for_each_chunk(chunk, 6)
     assert im2col_numba._threads_for(1000) == threads.max_threads()
+
+
+def test_numpy_twins_run_their_chunks_one_after_another():
+    """The NumPy twins hold the GIL: under that backend the chunks are not shared out, and the
+    matrix products inside each chunk keep every thread."""
+    from minidl.kernels import im2col_numba
+    from minidl.kernels.backend import use_backend
+
+    threads.set_num_threads(threads.max_threads())
+    inner = []
+    with use_backend("numpy"):
+        im2col_numba.for_each_chunk(lambda k: inner.append(im2col_numba._threads_for(1000)), 4)
+    assert inner == [threads.max_threads()] * 4

@@ -25,6 +25,7 @@ import numpy as np
 from numba import njit
 from threadpoolctl import ThreadpoolController
 
+from minidl.kernels.backend import get_backend
 from minidl.kernels.threads import compile_notice
 
 # Below this many elements written, a kernel runs on the calling thread alone: waking other
@@ -198,9 +199,11 @@ def for_each_chunk(function, count):
     matrix product), with its kernels and matrix products on that one thread. A chunk's
     scratch data is then written and read back by the same core while it is still in that
     core's cache, and the threads are handed work once per layer instead of once per kernel.
-    The calls must write to disjoint places; a single chunk runs with all threads inside.
+    The calls must write to disjoint places; a single chunk runs with all threads inside. Under
+    the "numpy" backend the chunks run one after another: the NumPy twins hold the GIL for most
+    of their many small steps, so two threads running them would take turns, only slower.
     """
-    threads = _threads_for(count)
+    threads = _threads_for(count) if get_backend() == "numba" else 1
     if threads == 1:
         for k in range(count):
             function(k)

@@ -233,16 +233,19 @@ def winograd_input_grad_reference(dv, x_shape, padding, dilation, tiles, out=Non
 # Rows are split by parity e: tile row ty starts at row 2ty, so its rows 0..3 are rows u = ty
 # and ty + 1 of the even and odd halves, at m and m + TW*N, and the row pass is one loop over
 # all the tiles of a phase. The backward pass goes through the same layout in reverse, and the
-# output blocks (2x2, no overlap) are written to and read from the planes pixel by pixel. Loops write at most 4 arrays and index with
-# their own counter plus offsets that max(0, ...) proves non-negative: with 16 outputs per
-# iteration, or indices Numba must check for wraparound, the compiler gives up on vectors.
+# output blocks (2x2, no overlap) are written to and read from the planes pixel by pixel.
+#
+# Loops write at most 4 arrays and index with their own counter plus offsets that max(0, ...)
+# proves non-negative, and divide nothing: with 16 outputs per iteration, or indices Numba must
+# check for wraparound, the compiler gives up on vector instructions, and an integer division
+# in an inner loop costs more than the rest of its body.
 
 
 @njit(cache=True)
 def _column_run(s, parity, pw, dw, w, halves):
-    """The input columns z that land at padded[., s, parity, half*N + .]: z = z0 + 2*DW*k for
-    k < count, from half ``lo`` on (padded column s + DW*(2*half + parity) is input column
-    that minus PW, which must lie in [0, W))."""
+    """(z0, lo, count): the input columns stored at padded[., s, parity, half*N + .] are
+    z = z0 + 2*DW*k at half lo + k, for k < count. Padded column s + DW*(2*half + parity) is
+    input column z = s + DW*(2*half + parity) - PW; the halves with 0 <= z < W are a run."""
     step = 2 * dw
     lo = max(0, -((s + dw * parity - pw) // step))              # ceil((PW - s - DW*parity) / step)
     hi = min(halves, -((s + dw * parity - pw - w) // step))     # ceil((W + PW - s - DW*parity) / step)
