@@ -132,10 +132,18 @@ def median_ms(cases, repeats):
     ``cases`` maps an implementation to ``(prepare, run)``: ``prepare()`` is untimed (clearing
     gradients, say), ``run()`` is timed. Every case first runs once untimed, then the cases take
     turns for ``repeats`` rounds.
+
+    Each turn starts with one untimed run of its own. PyTorch's OpenMP threads keep spinning
+    on the cores for a while after each operation, so whatever runs right after PyTorch finds
+    the cores busy; the untimed run absorbs that, and the timed run follows a run of the same
+    implementation, as in a training loop where one step follows another. (Waiting for the
+    threads to go to sleep instead would slow PyTorch's own next run, which must wake them.)
     """
     def once(impl):
         prepare, run = cases[impl]
         with backend(impl):
+            prepare()
+            run()                   # untimed: the cores settle on this implementation
             prepare()
             gc.collect()  # so that no collection of an earlier round lands inside the timing
             start = time.perf_counter()

@@ -97,8 +97,12 @@ def _check_algorithm(algorithm, x_shape, weight_shape, stride, groups):
 
 
 def _chunks(n, bytes_per_image):
-    """Slices of the batch, each of as many images as fit in SCRATCH_BYTES (at least one)."""
-    size = max(1, min(n, SCRATCH_BYTES // max(1, bytes_per_image)))
+    """Slices of the batch, each of at most as many images as fit in SCRATCH_BYTES (at least
+    one), as few as that allows and of equal sizes (64 images in two chunks are 32 + 32, not
+    37 + 27), so that threads taking a chunk each finish together."""
+    most = max(1, min(n, SCRATCH_BYTES // max(1, bytes_per_image)))
+    count = -(-n // most)
+    size = -(-n // count)
     return [slice(start, min(start + size, n)) for start in range(0, n, size)]
 
 
