@@ -8,6 +8,8 @@ The conventions, so that numbers from different runs and modules can be compared
 - each implementation runs once untimed (compiling Numba kernels, filling caches), then all of
   them take turns for ``--repeats`` rounds, and each reports the median of its rounds. Taking
   turns means a burst of load from elsewhere on the machine slows every implementation alike.
+  Each turn is an untimed run followed by the timed one, so that no implementation is timed
+  while the previous one's threads (PyTorch's spin after each operation) still hold the cores.
 """
 
 import argparse

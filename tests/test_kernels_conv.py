@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import minidl as md
 from minidl import kernels
 from minidl.gradcheck import gradcheck
 from minidl.layers import conv
@@ -56,7 +57,7 @@ class Window:
 
 
 @st.composite
-def windows(draw, kernel=None, stride=None):
+def windows(draw, kernel=None, stride=None, most_images=2):
     """A Window whose kernel fits the padded input (sizes up to 7, so odd and even ones)."""
     kernel = kernel or draw(st.tuples(st.integers(1, 3), st.integers(1, 3)))
     stride = stride or draw(st.tuples(st.integers(1, 3), st.integers(1, 3)))
@@ -64,10 +65,13 @@ def windows(draw, kernel=None, stride=None):
     dilation = draw(st.tuples(st.integers(1, 3), st.integers(1, 3)))
     spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
     h, w = (draw(st.integers(max(1, span - 2 * p), 7)) for span, p in zip(spans, padding))
-    return Window((draw(st.integers(1, 2)), draw(st.integers(1, 4)), h, w), kernel, stride, padding, dilation)
+    return Window((draw(st.integers(1, most_images)), draw(st.integers(1, 4)), h, w), kernel, stride, padding,
+                  dilation)
 
 
-winograd_windows = windows(kernel=(3, 3), stride=(1, 1))
+# The compiled Winograd transforms keep the images innermost: batches of up to 5 images check
+# that each lands in its own place.
+winograd_windows = windows(kernel=(3, 3), stride=(1, 1), most_images=5)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -327,23 +331,74 @@ def test_transposed_conv_chunks_give_the_unchunked_result(backend, monkeypatch, 
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two threads")
+@pytest.mark.parametrize("scratch_bytes", [None, 60_000], ids=["kernels-split", "chunks-shared"])
 @pytest.mark.parametrize("algorithm, w_shape, groups", [
     ("im2col", (16, 16, 3, 3), 1), ("im2col", (16, 16, 1, 1), 1), ("winograd", (16, 8, 3, 3), 2),
     ("depthwise", (32, 1, 3, 3), 16),
 ])
-def test_threads_share_the_work_without_changing_the_result(algorithm, w_shape, groups):
-    # Large enough for the kernels and matrix products to split their work among threads.
+def test_threads_share_the_work_without_changing_the_result(monkeypatch, algorithm, w_shape, groups, scratch_bytes):
+    # Large enough for the kernels and matrix products to split their work among threads; with
+    # a small scratch size the batch is cut into chunks that the threads share instead. Either
+    # way every number must be the same as with one thread, to the last bit.
+    if scratch_bytes:
+        monkeypatch.setattr(conv, "SCRATCH_BYTES", scratch_bytes)
     x, w, b = random((4, 16, 32, 32)), random(w_shape, seed=1), random(w_shape[:1], seed=2)
     options = dict(stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=groups)
-    threads = numba.get_num_threads()
+    threads = md.get_num_threads()
     try:
-        numba.set_num_threads(1)
+        md.set_num_threads(1)
         one_thread = forward_backward(algorithm, x, w, b, options)
-        numba.set_num_threads(2)
-        for result, expected in zip(forward_backward(algorithm, x, w, b, options), one_thread):
-            assert_close(result, expected, atol=1e-10)
+        md.set_num_threads(2)
+        for result, expected in zip(forward_backward(algorithm, x, w, b, options), one_thread, strict=True):
+            np.testing.assert_array_equal(result, expected)
     finally:
-        numba.set_num_threads(threads)
+        md.set_num_threads(threads)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two threads")
+def test_transposed_conv_threads_do_not_change_the_result(monkeypatch):
+    monkeypatch.setattr(conv, "SCRATCH_BYTES", 60_000)             # several chunks, shared out
+    x, w = random((6, 8, 9, 9)), random((8, 4, 3, 3), seed=1)
+    options = dict(stride=(2, 2), padding=(1, 1), output_padding=(1, 1), dilation=(1, 1), groups=2)
+    threads = md.get_num_threads()
+
+    def forward_backward_transposed():
+        out, cache = conv.conv_transpose2d_forward(x, w, None, **options)
+        return (out, *conv.conv_transpose2d_backward(random(out.shape, seed=3), cache)[:2])
+
+    try:
+        md.set_num_threads(1)
+        one_thread = forward_backward_transposed()
+        md.set_num_threads(2)
+        for result, expected in zip(forward_backward_transposed(), one_thread, strict=True):
+            np.testing.assert_array_equal(result, expected)
+    finally:
+        md.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("n, bytes_per_image, sizes", [
+    (64, conv.SCRATCH_BYTES // 37, [32, 32]),          # 37 fit: two chunks of 32, not 37 + 27
+    (10, conv.SCRATCH_BYTES // 3, [2, 3, 2, 3]),        # never more than fit, sizes differ by <= 1
+    (5, 1, [5]),
+    (3, 10 * conv.SCRATCH_BYTES, [1, 1, 1]),            # an image larger than the scratch: one each
+])
+def test_chunks_cover_the_batch_in_near_equal_parts(n, bytes_per_image, sizes):
+    chunks = conv._chunks(n, bytes_per_image)
+    assert [c.stop - c.start for c in chunks] == sizes
+    assert chunks[0].start == 0 and chunks[-1].stop == n
+    assert all(a.stop == b.start for a, b in zip(chunks, chunks[1:]))
+
+
+def test_weight_gradients_are_summed_in_waves_in_chunk_order(monkeypatch):
+    # Many chunks: the parts are added wave by wave, and the sum is the same as adding all
+    # parts left to right (what one thread would do).
+    monkeypatch.setattr(conv, "CHUNKS_PER_WAVE", 3)
+    parts = [random((4, 5), seed=k) for k in range(10)]
+    total = conv._summed_over_chunks(lambda k: parts[k].copy(), len(parts))
+    expected = parts[0].copy()
+    for part in parts[1:]:
+        expected += part
+    np.testing.assert_array_equal(total, expected)
 
 
 def test_the_cache_keeps_the_input_not_the_columns():

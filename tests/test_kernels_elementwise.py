@@ -75,3 +75,15 @@ def test_large_arrays_split_over_threads_equal_the_twins(threads):
         md.set_num_threads(previous)
     np.testing.assert_array_equal(out, elementwise.relu_reference(x))
     np.testing.assert_array_equal(dx, elementwise.relu_grad_reference(dout, out))
+
+
+def test_gradient_of_mismatched_shapes_is_refused():
+    with pytest.raises(ValueError, match=r"relu_grad: dout has shape \(4,\) but the ReLU's output has shape \(2,\)"):
+        elementwise.relu_grad_fast(np.ones(4), np.ones(2))
+
+
+def test_the_mask_is_taken_in_the_outputs_own_precision():
+    # 1e-50 is positive in float64 though it rounds to 0 in float32: the gradient goes through.
+    dout, out = np.ones(2, dtype=np.float32), np.array([1e-50, 0.0])
+    np.testing.assert_array_equal(elementwise.relu_grad_fast(dout, out), elementwise.relu_grad_reference(dout, out))
+    np.testing.assert_array_equal(elementwise.relu_grad_fast(dout, out), [1, 0])

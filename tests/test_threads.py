@@ -1,6 +1,7 @@
 """Thread control (one number for Numba's pool and NumPy's BLAS pool) and the first-run notice."""
 
 import importlib.util
+import os
 import sys
 
 import numba
@@ -141,24 +142,36 @@ def test_no_notice_when_jit_is_disabled(kernel_module, capsys, monkeypatch):
 
 
 # ---------------------------------------------------------------------------- chunks of a batch
+two_threads = pytest.mark.skipif(threads.max_threads() < 2, reason="needs two threads")
+
+
+@two_threads
 def test_every_chunk_runs_once_and_alone_on_its_thread():
-    """for_each_chunk calls each chunk exactly once; inside a chunk, kernels and matrix
-    products get one thread (the others are busy with other chunks), outside they get all."""
+    """for_each_chunk calls each chunk exactly once, on more than one thread; inside a chunk,
+    kernels and matrix products get one thread (the others are busy with other chunks),
+    outside they get all."""
+    import threading
+    import time
+
     from minidl.kernels import im2col_numba
 
-    threads.set_num_threads(threads.max_threads())
-    calls, inner = [], []
+    threads.set_num_threads(2)
+    calls, inner, workers = [], [], set()
 
     def chunk(k):
         calls.append(k)
         inner.append(im2col_numba._threads_for(1000))
+        workers.add(threading.get_ident())
+        time.sleep(0.01)                # long enough for the pool thread to take its share
 
     im2col_numba.for_each_chunk(chunk, 9)
     assert sorted(calls) == list(range(9))
     assert inner == [1] * 9
-    assert im2col_numba._threads_for(1000) == threads.max_threads()   # the flag does not stay behind
+    assert len(workers) == 2
+    assert im2col_numba._threads_for(1000) == 2          # the flag does not stay behind
 
 
+@two_threads
 def test_a_single_chunk_keeps_all_threads():
     from minidl.kernels import im2col_numba
 
@@ -168,10 +181,11 @@ def test_a_single_chunk_keeps_all_threads():
     assert inner == [threads.max_threads()]
 
 
+@two_threads
 def test_an_error_in_a_chunk_reaches_the_caller():
     from minidl.kernels import im2col_numba
 
-    threads.set_num_threads(threads.max_threads())
+    threads.set_num_threads(2)
 
     def chunk(k):
         if k == 3:
@@ -179,9 +193,13 @@ def test_an_error_in_a_chunk_reaches_the_caller():
 
     with pytest.raises(ValueError, match="chunk 3 failed"):
         im2col_numba.for_each_chunk(chunk, 6)
-    assert im2col_numba._threads_for(1000) == threads.max_threads()
+    # Neither the calling thread nor the pool's thread is left marked as working on a chunk.
+    assert im2col_numba._threads_for(1000) == 2
+    pool_thread = im2col_numba._pools[(os.getpid(), 2)]
+    assert pool_thread.submit(im2col_numba._threads_for, 1000).result() > 1
 
 
+@two_threads
 def test_numpy_twins_run_their_chunks_one_after_another():
     """The NumPy twins hold the GIL: under that backend the chunks are not shared out, and the
     matrix products inside each chunk keep every thread."""

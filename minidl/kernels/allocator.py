@@ -9,8 +9,9 @@ pages, each of which costs a page fault when first written. For ResNet-20 (batch
 
 ``keep_freed_memory()`` tells glibc to keep freed memory for reuse instead (``mallopt``):
 
-- M_MMAP_THRESHOLD: blocks up to 256 MB come from the heap, not from a mapping of their own
-  (a mapping is returned to the system as soon as its block is freed);
+- M_MMAP_THRESHOLD: blocks up to 256 MB (32 MB where an older glibc allows no more) come from
+  the heap, not from a mapping of their own (a mapping is returned to the system as soon as
+  its block is freed);
 - M_TRIM_THRESHOLD: up to 1 GB of free memory at the top of the heap is kept, not released.
 
 The process's memory then stays near the largest amount it has used, as with PyTorch's caching
@@ -29,7 +30,8 @@ import sys
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
 
-MMAP_THRESHOLD_BYTES = 256 * 2**20
+# Tried in this order: glibc before 2.35 or so refuses an mmap threshold above 32 MB.
+MMAP_THRESHOLDS_BYTES = (256 * 2**20, 32 * 2**20)
 TRIM_THRESHOLD_BYTES = 2**30
 
 
@@ -44,5 +46,7 @@ def keep_freed_memory():
     except (OSError, AttributeError):          # another C library (e.g. musl) has no mallopt
         return False
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
-    # mallopt returns 1 on success and 0 on failure.
-    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
+    # mallopt returns 1 on success and 0 when it refuses the value.
+    mapped = any(mallopt(M_MMAP_THRESHOLD, size) for size in MMAP_THRESHOLDS_BYTES)
+    trimmed = bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
+    return mapped and trimmed

@@ -57,7 +57,10 @@ def relu_fast(x):
 
 def relu_grad_fast(dout, out):
     """Compiled twin of ``relu_grad_reference``."""
-    dout, out = np.asarray(dout, order="C"), np.asarray(out, dtype=dout.dtype, order="C")
+    dout, out = np.asarray(dout, order="C"), np.asarray(out, order="C")
+    if dout.shape != out.shape:
+        # The loop reads both arrays element by element, unchecked: nothing may be broadcast.
+        raise ValueError(f"relu_grad: dout has shape {dout.shape} but the ReLU's output has shape {out.shape}")
     dx = np.empty_like(dout)
     launch(__file__, _relu_grad, dout.size, dout.size, dout.reshape(-1), out.reshape(-1), dx.reshape(-1))
     return dx

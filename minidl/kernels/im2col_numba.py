@@ -12,7 +12,9 @@ given (allocating inside compiled code is slower: the fresh pages fault in one b
 call the compiled loops. Every compiled loop is used with float32 and float64 arrays only.
 
 This module also holds how work is shared among threads: ``launch`` for the compiled loops of
-all the convolution kernels, ``matmul`` for the layers' batches of matrix products.
+all the kernels (convolution, pooling, batch norm, ReLU), ``matmul`` for the layers' batches of
+matrix products, and ``for_each_chunk`` for the chunks of images a convolution cuts its batch
+into, each chunk run whole by one thread.
 """
 
 import itertools
@@ -151,7 +153,8 @@ def result_array(out, shape, dtype, kernel):
 # a ResNet's few hundred kernel calls per step would otherwise pay thousands of times).
 _pools = {}                      # (process id, threads) -> pool; a forked child needs its own threads
 _blas = []                       # the BLAS libraries' thread controller, made on first use
-_local = threading.local()       # .one_chunk: this thread runs one chunk of ``for_each_chunk``
+_local = threading.local()       # .one_chunk: this thread is one of those sharing the chunks of
+                                 # ``for_each_chunk``; its kernels and products stay on it
 
 
 def _run_blocks(function, items, threads):
@@ -229,8 +232,9 @@ def single_threaded_blas():
 
 
 def launch(module_file, loops, items, size, *args):
-    """Run the compiled ``loops(*args, start, stop)`` over items [0, items) (image planes or
-    filters); calls that write ``size`` >= PARALLEL_MIN_ELEMENTS elements are shared out."""
+    """Run the compiled ``loops(*args, start, stop)`` over items [0, items) (image planes,
+    channels, filters or single elements); calls that write ``size`` >= PARALLEL_MIN_ELEMENTS
+    elements are shared out."""
     compile_notice(module_file)
     threads = _threads_for(items) if size >= PARALLEL_MIN_ELEMENTS else 1
     if threads == 1:

@@ -42,14 +42,15 @@ holding all the columns from forward to backward.
 
 Threads. The chunks go to ``kernels.for_each_chunk``, which shares them among minidl's threads,
 each thread doing all the steps of its chunks: the columns a core has just written are still
-in its cache when its matrix product reads them, and only one chunk per thread is in memory at
-a time. Results do not depend on the number of threads: the chunks are the same whatever it
-is, each writes its own images, and the sums over chunks (dW) are taken in chunk order.
+in its cache when its matrix product reads them, and only one chunk's scratch per thread is in
+memory at a time. Results do not depend on the number of threads: the chunks are the same
+whatever it is, each writes its own images, and the weight gradient's parts, one per chunk,
+are added in chunk order (``_summed_over_chunks``, which also bounds how many are kept).
 
 The transposed convolution is the adjoint of this map: its forward pass is conv2d's backward
 pass for the input (columns W^T x, then col2im), and its backward pass for the input is a plain
-conv2d (im2col of dout, then W @ columns). Its columns too are made chunk by chunk in one
-chunk of at most SCRATCH_BYTES.
+conv2d (im2col of dout, then W @ columns). Its columns too are made chunk by chunk, each
+chunk's at most SCRATCH_BYTES.
 """
 
 import numpy as np
@@ -57,13 +58,17 @@ import numpy as np
 from minidl import kernels
 
 ALGORITHMS = ("auto", "im2col", "winograd", "depthwise")
-# Largest scratch data of one chunk of images (columns, or Winograd's V and M). Small enough
+# Largest scratch data of one chunk of images (columns, or Winograd's V and M; in backward
+# also each image's weight gradient before they are added up). Small enough
 # that a chunk's columns or tiles are still in the processor's cache when the matrix product
 # reads them back, large enough for products big enough to run well and for the Winograd
 # transforms to see several images at once. Measured with one and two threads: ResNet-20's
 # layers ran 16% faster with 4 MB than with 16 MB and as fast as with 2 MB, the benchmark's
 # 64- and 128-channel layers 5-14% faster with 4 MB than with 2 or 8 MB.
 SCRATCH_BYTES = 4 * 2**20
+# Backward passes keep one weight-gradient part per chunk until they are added up: they run in
+# waves of this many chunks (enough to keep two threads busy), which bounds that memory.
+CHUNKS_PER_WAVE = 8
 # Winograd pays off once the matrix products are large enough next to the tile transforms.
 WINOGRAD_MIN_CHANNELS = 16
 
@@ -98,25 +103,26 @@ def _check_algorithm(algorithm, x_shape, weight_shape, stride, groups):
 
 def _chunks(n, bytes_per_image):
     """Slices of the batch, each of at most as many images as fit in SCRATCH_BYTES (at least
-    one), as few as that allows and of equal sizes (64 images in two chunks are 32 + 32, not
-    37 + 27), so that threads taking a chunk each finish together."""
+    one), as few as that allows and of sizes that differ by at most one (64 images in two
+    chunks are 32 + 32, not 37 + 27), so that threads taking a chunk each finish together."""
     most = max(1, min(n, SCRATCH_BYTES // max(1, bytes_per_image)))
     count = -(-n // most)
-    size = -(-n // count)
-    return [slice(start, min(start + size, n)) for start in range(0, n, size)]
+    bounds = [n * k // count for k in range(count + 1)]
+    return [slice(start, stop) for start, stop in zip(bounds, bounds[1:])]
 
 
 def _is_pointwise(kernel, stride, padding):
     return kernel == (1, 1) and stride == (1, 1) and padding == (0, 0)
 
 
-def _column_chunks(x, kernel, stride, padding, dilation, out_hw):
+def _column_chunks(x, kernel, stride, padding, dilation, out_hw, extra_bytes_per_image=0):
     """Chunks of the batch for im2col: one for a pointwise kernel, whose columns are the input
-    itself (no copy, so no scratch to bound), else as many as SCRATCH_BYTES asks."""
+    itself (no copy, so no scratch to bound), else as many as SCRATCH_BYTES asks for the
+    columns and ``extra_bytes_per_image`` (backward: each image's own weight gradient)."""
     n, c = x.shape[:2]
     if _is_pointwise(kernel, stride, padding):
         return [slice(0, n)]
-    return _chunks(n, c * kernel[0] * kernel[1] * out_hw[0] * out_hw[1] * x.itemsize)
+    return _chunks(n, c * kernel[0] * kernel[1] * out_hw[0] * out_hw[1] * x.itemsize + extra_bytes_per_image)
 
 
 def _columns(x, kernel, stride, padding, dilation, out_hw):
@@ -133,6 +139,30 @@ def _sum_in_order(parts):
     total = parts[0].copy()
     for part in parts[1:]:
         total += part
+    return total
+
+
+def _summed_over_chunks(chunk_gradient, count):
+    """Run ``chunk_gradient(k)`` for every chunk k, which does the chunk's share of a backward
+    pass and returns its part of the weight gradient (a new array); return the sum of the
+    parts, added in chunk order so that the rounding never depends on the number of threads.
+
+    The chunks share the threads CHUNKS_PER_WAVE at a time: each wave's parts are added before
+    the next wave starts, so that at most that many parts are in memory at once.
+    """
+    total = None
+    for first in range(0, count, CHUNKS_PER_WAVE):
+        parts = [None] * min(CHUNKS_PER_WAVE, count - first)
+
+        def run(j, first=first, parts=parts):
+            parts[j] = chunk_gradient(first + j)
+
+        kernels.for_each_chunk(run, len(parts))
+        for part in parts:
+            if total is None:
+                total = part
+            else:
+                total += part
     return total
 
 
@@ -248,8 +278,7 @@ def _im2col_backward(dout, x, weight, stride, padding, dilation, groups, out_hw)
     w_by_group = weight.reshape(groups, f // groups, -1)                   # (G, F/G, C/G*KH*KW)
     dout_by_group = dout.reshape(n, groups, f // groups, -1)               # (N, G, F/G, L)
     dx = np.empty(x.shape, dtype=dout.dtype)
-    chunks = _column_chunks(x, (kh, kw), stride, padding, dilation, out_hw)
-    dw_by_chunk = [None] * len(chunks)
+    chunks = _column_chunks(x, (kh, kw), stride, padding, dilation, out_hw, extra_bytes_per_image=weight.nbytes)
 
     def backward_chunk(k):
         images = chunks[k]
@@ -259,7 +288,7 @@ def _im2col_backward(dout, x, weight, stride, padding, dilation, groups, out_hw)
         # out = W @ cols, so dW = dout @ cols^T, summed over the images (the filters are shared).
         dw_by_image = np.empty((len(cols), *w_by_group.shape), dtype=dout.dtype)
         kernels.matmul(dout_by_group[images], cols_by_group.swapaxes(-1, -2), out=dw_by_image)
-        dw_by_chunk[k] = _sum_in_order(dw_by_image)
+        dw = _sum_in_order(dw_by_image)
 
         # d(cols) = W^T @ dout; col2im adds each column back onto the pixels it was read from.
         # Together this is a "full" convolution of dout with the flipped kernel: every input pixel
@@ -271,9 +300,10 @@ def _im2col_backward(dout, x, weight, stride, padding, dilation, groups, out_hw)
             # The columns are no longer needed: d(cols) takes their place.
             kernels.matmul(w_by_group.swapaxes(-1, -2), dout_by_group[images], out=cols_by_group)
             kernels.col2im(cols, x[images].shape, (kh, kw), stride, padding, dilation, out_hw, out=dx[images])
+        return dw
 
-    kernels.for_each_chunk(backward_chunk, len(chunks))
-    return dx, _sum_in_order(dw_by_chunk).reshape(weight.shape)
+    dw = _summed_over_chunks(backward_chunk, len(chunks))
+    return dx, dw.reshape(weight.shape)
 
 
 def _winograd_backward(dout, x, weight, padding, dilation, groups):
@@ -283,7 +313,6 @@ def _winograd_backward(dout, x, weight, padding, dilation, groups):
     u = kernels.winograd_weight(weight).reshape(16, groups, f // groups, -1)   # (16, G, F/G, C/G)
     dx = np.empty(x.shape, dtype=dout.dtype)
     chunks, tiles_per_image = _winograd_chunks(x, f, dilation, tiles)
-    du_by_chunk = [None] * len(chunks)
 
     def backward_chunk(k):
         images = chunks[k]
@@ -292,14 +321,14 @@ def _winograd_backward(dout, x, weight, padding, dilation, groups):
         dm = kernels.winograd_output_grad(dout[images], dilation, out=np.empty((16, f, t), x.dtype))
         v_by_group, dm_by_group = v.reshape(16, groups, -1, t), dm.reshape(16, groups, -1, t)
         # M[ab] = U[ab] @ V[ab], so dU[ab] = dM[ab] @ V[ab]^T (summed over the tiles) ...
-        du_by_chunk[k] = kernels.matmul(dm_by_group, v_by_group.swapaxes(-1, -2), out=np.empty_like(u))
+        du = kernels.matmul(dm_by_group, v_by_group.swapaxes(-1, -2), out=np.empty_like(u))
         # ... and dV[ab] = U[ab]^T @ dM[ab], written over V, which is no longer needed.
         kernels.matmul(u.swapaxes(-1, -2), dm_by_group, out=v_by_group)
         kernels.winograd_input_grad(v, x[images].shape, padding, dilation, tiles, out=dx[images])
+        return du
 
-    kernels.for_each_chunk(backward_chunk, len(chunks))
-    dw = kernels.winograd_weight_grad(_sum_in_order(du_by_chunk).reshape(16, f, -1))
-    return dx, dw
+    du = _summed_over_chunks(backward_chunk, len(chunks))
+    return dx, kernels.winograd_weight_grad(du.reshape(16, f, -1))
 
 
 def conv_transpose2d_output_size(input_hw, kernel, stride, padding, output_padding, dilation):
@@ -399,8 +428,7 @@ def conv_transpose2d_backward(dout, cache):
     dout = np.ascontiguousarray(dout)
     dx = np.empty(x.shape, dtype=dout.dtype)
     dx_by_group = dx.reshape(x_by_group.shape)
-    chunks = _column_chunks(dout, (kh, kw), stride, padding, dilation, (h, w))
-    dw_by_chunk = [None] * len(chunks)
+    chunks = _column_chunks(dout, (kh, kw), stride, padding, dilation, (h, w), extra_bytes_per_image=weight.nbytes)
 
     def backward_chunk(k):
         images = chunks[k]
@@ -413,7 +441,7 @@ def conv_transpose2d_backward(dout, cache):
         # ... and dW = x @ dcols^T, summed over the batch.
         dw_by_image = np.empty((len(dcols), *w_by_group.shape), dtype=dout.dtype)
         kernels.matmul(x_by_group[images], dcols_by_group.swapaxes(-1, -2), out=dw_by_image)
-        dw_by_chunk[k] = _sum_in_order(dw_by_image)
+        return _sum_in_order(dw_by_image)
 
-    kernels.for_each_chunk(backward_chunk, len(chunks))
-    return dx, _sum_in_order(dw_by_chunk).reshape(weight.shape), db
+    dw = _summed_over_chunks(backward_chunk, len(chunks))
+    return dx, dw.reshape(weight.shape), db
