@@ -437,3 +437,20 @@ def test_an_algorithm_that_does_not_apply_is_refused(algorithm, w_shape, stride,
     x = np.zeros((1, 2, 6, 6))
     with pytest.raises(ValueError, match=re.escape(message)):
         conv2d_forward(x, np.zeros(w_shape), None, stride=stride, groups=groups, algorithm=algorithm)
+
+
+def test_compiled_winograd_transforms_accept_read_only_inputs():
+    # A gradient or input handed in read-only (a frozen buffer, say) is only read, never written.
+    def frozen(shape, seed):
+        a = random(shape, seed=seed)
+        a.flags.writeable = False
+        return a
+
+    x, tiles = frozen((2, 3, 6, 6), 0), (3, 3)
+    v, dout = frozen((16, 3, 18), 1), frozen((2, 3, 6, 6), 2)
+    assert_close(kernels.winograd_input.fast(x, (1, 1), (1, 1), tiles),
+                 kernels.winograd_input.reference(x, (1, 1), (1, 1), tiles))
+    assert_close(kernels.winograd_output.fast(v, (6, 6), (1, 1)), kernels.winograd_output.reference(v, (6, 6), (1, 1)))
+    assert_close(kernels.winograd_output_grad.fast(dout, (1, 1)), kernels.winograd_output_grad.reference(dout, (1, 1)))
+    assert_close(kernels.winograd_input_grad.fast(v, x.shape, (1, 1), (1, 1), tiles),
+                 kernels.winograd_input_grad.reference(v, x.shape, (1, 1), (1, 1), tiles))
