@@ -20,11 +20,11 @@ runs the Numba version under the "numba" backend (the default) and the NumPy ref
 """
 
 from minidl.kernels import channels as _channels
-from minidl.kernels.allocator import keep_freed_memory
 from minidl.kernels import depthwise as _depthwise
 from minidl.kernels import elementwise as _elementwise
 from minidl.kernels import im2col_numba as _im2col_numba
 from minidl.kernels import winograd as _winograd
+from minidl.kernels.allocator import keep_freed_memory
 from minidl.kernels.backend import dispatch, get_backend, set_backend, use_backend
 from minidl.kernels.im2col import col2im as _col2im_reference
 from minidl.kernels.im2col import im2col as _im2col_reference
@@ -33,7 +33,7 @@ from minidl.kernels.im2col_numba import for_each_chunk, matmul
 from minidl.kernels.shapes import check_non_negative, check_positive, output_size, pair
 from minidl.kernels.winograd import winograd_tiles, winograd_weight, winograd_weight_grad
 
-keep_freed_memory()
+keep_freed_memory()          # see ``allocator``: a training step stops faulting its memory in
 
 im2col = dispatch(_im2col_reference, _im2col_numba.im2col)
 col2im = dispatch(_col2im_reference, _im2col_numba.col2im)
