@@ -153,38 +153,32 @@ def test_every_chunk_runs_once_and_alone_on_its_thread():
     import threading
     import time
 
-    from minidl.kernels import im2col_numba
-
     threads.set_num_threads(2)
     calls, inner, workers = [], [], set()
 
     def chunk(k):
         calls.append(k)
-        inner.append(im2col_numba._threads_for(1000))
+        inner.append(threads._threads_for(1000))
         workers.add(threading.get_ident())
         time.sleep(0.01)                # long enough for the pool thread to take its share
 
-    im2col_numba.for_each_chunk(chunk, 9)
+    threads.for_each_chunk(chunk, 9)
     assert sorted(calls) == list(range(9))
     assert inner == [1] * 9
     assert len(workers) == 2
-    assert im2col_numba._threads_for(1000) == 2          # the flag does not stay behind
+    assert threads._threads_for(1000) == 2          # the flag does not stay behind
 
 
 @two_threads
 def test_a_single_chunk_keeps_all_threads():
-    from minidl.kernels import im2col_numba
-
     threads.set_num_threads(threads.max_threads())
     inner = []
-    im2col_numba.for_each_chunk(lambda k: inner.append(im2col_numba._threads_for(1000)), 1)
+    threads.for_each_chunk(lambda k: inner.append(threads._threads_for(1000)), 1)
     assert inner == [threads.max_threads()]
 
 
 @two_threads
 def test_an_error_in_a_chunk_reaches_the_caller():
-    from minidl.kernels import im2col_numba
-
     threads.set_num_threads(2)
 
     def chunk(k):
@@ -192,22 +186,21 @@ def test_an_error_in_a_chunk_reaches_the_caller():
             raise ValueError("chunk 3 failed")
 
     with pytest.raises(ValueError, match="chunk 3 failed"):
-        im2col_numba.for_each_chunk(chunk, 6)
+        threads.for_each_chunk(chunk, 6)
     # Neither the calling thread nor the pool's thread is left marked as working on a chunk.
-    assert im2col_numba._threads_for(1000) == 2
-    pool_thread = im2col_numba._pools[(os.getpid(), 2)]
-    assert pool_thread.submit(im2col_numba._threads_for, 1000).result() > 1
+    assert threads._threads_for(1000) == 2
+    pool_thread = threads._pools[(os.getpid(), 2)]
+    assert pool_thread.submit(threads._threads_for, 1000).result() > 1
 
 
 @two_threads
 def test_numpy_twins_run_their_chunks_one_after_another():
     """The NumPy twins hold the GIL: under that backend the chunks are not shared out, and the
     matrix products inside each chunk keep every thread."""
-    from minidl.kernels import im2col_numba
     from minidl.kernels.backend import use_backend
 
     threads.set_num_threads(threads.max_threads())
     inner = []
     with use_backend("numpy"):
-        im2col_numba.for_each_chunk(lambda k: inner.append(im2col_numba._threads_for(1000)), 4)
+        threads.for_each_chunk(lambda k: inner.append(threads._threads_for(1000)), 4)
     assert inner == [threads.max_threads()] * 4

@@ -11,7 +11,7 @@
 - ``allocator``: keeps freed memory in the process between training steps (set on import)
 
 ``matmul`` is ``np.matmul`` with a batch of products shared among minidl's threads, and
-``for_each_chunk`` shares the chunks of a layer's batch among them (see ``im2col_numba``);
+``for_each_chunk`` shares the chunks of a layer's batch among them (see ``threads``);
 they have no twins, as they compute the same under both backends.
 
 Every kernel below that has two implementations is made by ``backend.dispatch``: calling it
@@ -29,7 +29,7 @@ from minidl.kernels.backend import dispatch, get_backend, set_backend, use_backe
 from minidl.kernels.im2col import col2im as _col2im_reference
 from minidl.kernels.im2col import im2col as _im2col_reference
 from minidl.kernels.im2col import pad2d, sliding_windows
-from minidl.kernels.im2col_numba import for_each_chunk, matmul
+from minidl.kernels.threads import for_each_chunk, matmul
 from minidl.kernels.shapes import check_non_negative, check_positive, output_size, pair
 from minidl.kernels.winograd import winograd_tiles, winograd_weight, winograd_weight_grad
 

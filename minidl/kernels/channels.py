@@ -23,7 +23,8 @@ every entry with index c on axis 1, and the per-channel vectors have shape (C,).
 import numpy as np
 from numba import njit
 
-from minidl.kernels.im2col_numba import launch, result_array
+from minidl.kernels.im2col_numba import result_array
+from minidl.kernels.threads import launch
 
 
 def _reduced_axes(x):

@@ -26,7 +26,8 @@ import numpy as np
 from numba import njit
 
 from minidl.kernels.im2col import col2im, pad2d, sliding_windows
-from minidl.kernels.im2col_numba import launch, result_array, strided
+from minidl.kernels.im2col_numba import result_array, strided
+from minidl.kernels.threads import launch
 
 # ---------------------------------------------------------------------------- NumPy reference
 

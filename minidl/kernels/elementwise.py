@@ -12,7 +12,7 @@ like ResNet calls them on every activation, twice per step.
 import numpy as np
 from numba import njit
 
-from minidl.kernels.im2col_numba import launch
+from minidl.kernels.threads import launch
 
 
 # ---------------------------------------------------------------------------- NumPy references

@@ -4,35 +4,18 @@ They compute exactly what the NumPy versions compute (same arguments, same row o
 (c, kh, kw), same results) but without building a padded copy of the input: for each kernel
 tap they work out which output columns read inside the image, copy those, and write zeros for
 the rest. Each (image, channel) plane is independent, so large calls split the planes among
-minidl's threads (``launch``). Groups need nothing special: the rows of channel block g are
-one block of rows.
+minidl's threads (``threads.launch``). Groups need nothing special: the rows of channel block g
+are one block of rows.
 
 The Python wrappers check the arguments, allocate the result with NumPy when no ``out`` is
 given (allocating inside compiled code is slower: the fresh pages fault in one by one) and
 call the compiled loops. Every compiled loop is used with float32 and float64 arrays only.
-
-This module also holds how work is shared among threads: ``launch`` for the compiled loops of
-all the kernels (convolution, pooling, batch norm, ReLU), ``matmul`` for the layers' batches of
-matrix products, and ``for_each_chunk`` for the chunks of images a convolution cuts its batch
-into, each chunk run whole by one thread.
 """
 
-import itertools
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
-import numba
 import numpy as np
 from numba import njit
-from threadpoolctl import ThreadpoolController
 
-from minidl.kernels.backend import get_backend
-from minidl.kernels.threads import compile_notice
-
-# Below this many elements written, a kernel runs on the calling thread alone: waking other
-# threads costs more than it saves, and far more when another process keeps a core busy.
-PARALLEL_MIN_ELEMENTS = 1 << 16
+from minidl.kernels.threads import launch
 
 
 @njit(cache=True)
@@ -137,129 +120,6 @@ def result_array(out, shape, dtype, kernel):
     if out is None:
         return np.empty(shape, dtype=dtype)
     return check_out(out, shape, dtype, kernel)
-
-
-# Threads. Large kernel calls split their planes into blocks shared among minidl's threads
-# (``numba.get_num_threads()``, set by ``minidl.set_num_threads``), and so do the layers'
-# batches of matrix products (``matmul``). Why not Numba's prange and OpenBLAS's own threads:
-# both pools make their idle threads spin for a while, and on two cores each pool's spinning
-# threads take the cores the other pool is waiting for. When another process is busy too, a
-# matrix product split over OpenBLAS's threads waits for the slowest of them at every call.
-# Our threads sleep while idle, the compiled loops release the GIL (``nogil=True``) so they
-# really run side by side, and each matrix product runs on one thread. The calling thread works
-# too, beside threads - 1 pool threads, and every one of them takes the next block as soon as it
-# is free: a thread slowed down by another process simply does fewer blocks, and a call costs
-# one hand-over per pool thread, not one per block (a hand-over is tens of microseconds, which
-# a ResNet's few hundred kernel calls per step would otherwise pay thousands of times).
-_pools = {}                      # (process id, threads) -> pool; a forked child needs its own threads
-_blas = []                       # the BLAS libraries' thread controller, made on first use
-_local = threading.local()       # .one_chunk: this thread is one of those sharing the chunks of
-                                 # ``for_each_chunk``; its kernels and products stay on it
-
-
-def _run_blocks(function, items, threads):
-    """Call ``function(start, stop)`` on blocks covering [0, items), spread over ``threads``
-    (the calling thread and threads - 1 pool threads)."""
-    key = (os.getpid(), threads)
-    if key not in _pools:
-        _pools[key] = ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="minidl-kernel")
-    blocks = min(items, 4 * threads)
-    bounds = [items * k // blocks for k in range(blocks + 1)]
-    taken = itertools.count()
-    lock = threading.Lock()
-
-    def work():
-        while True:
-            with lock:                                     # each block goes to exactly one thread
-                k = next(taken)
-            if k >= blocks:
-                return
-            function(bounds[k], bounds[k + 1])
-
-    helpers = [_pools[key].submit(work) for _ in range(threads - 1)]
-    try:
-        work()
-    finally:
-        # Wait for every helper even if this thread failed: none may still write into the
-        # caller's arrays after we return. A helper's own error is raised here.
-        for helper in helpers:
-            helper.result()
-
-
-def _threads_for(items):
-    """How many threads may share ``items`` pieces of work: minidl's thread count, but only the
-    calling thread inside ``for_each_chunk`` (the other threads are busy with other chunks)."""
-    if getattr(_local, "one_chunk", False):
-        return 1
-    return min(numba.get_num_threads(), items)
-
-
-def for_each_chunk(function, count):
-    """Call ``function(k)`` for k in range(count), the calls shared among minidl's threads.
-
-    This is how a layer that processes its batch in chunks of images uses the threads: each
-    thread takes whole chunks and runs every step of a chunk itself (e.g. im2col, then the
-    matrix product), with its kernels and matrix products on that one thread. A chunk's
-    scratch data is then written and read back by the same core while it is still in that
-    core's cache, and the threads are handed work once per layer instead of once per kernel.
-    The calls must write to disjoint places; a single chunk runs with all threads inside. Under
-    the "numpy" backend the chunks run one after another: the NumPy twins hold the GIL for most
-    of their many small steps, so two threads running them would take turns, only slower.
-    """
-    threads = _threads_for(count) if get_backend() == "numba" else 1
-    if threads == 1:
-        for k in range(count):
-            function(k)
-        return
-
-    def chunks(start, stop):
-        _local.one_chunk = True
-        try:
-            for k in range(start, stop):
-                function(k)
-        finally:
-            _local.one_chunk = False
-
-    with single_threaded_blas():
-        _run_blocks(chunks, count, threads)
-
-
-def single_threaded_blas():
-    """A context in which BLAS runs every matrix product on the thread that calls it."""
-    if not _blas:
-        _blas.append(ThreadpoolController())
-    return _blas[0].limit(limits=1, user_api="blas")
-
-
-def launch(module_file, loops, items, size, *args):
-    """Run the compiled ``loops(*args, start, stop)`` over items [0, items) (image planes,
-    channels, filters or single elements); calls that write ``size`` >= PARALLEL_MIN_ELEMENTS
-    elements are shared out."""
-    compile_notice(module_file)
-    threads = _threads_for(items) if size >= PARALLEL_MIN_ELEMENTS else 1
-    if threads == 1:
-        loops(*args, 0, items)
-    else:
-        _run_blocks(lambda start, stop: loops(*args, start, stop), items, threads)
-
-
-def matmul(a, b, out):
-    """``np.matmul(a, b, out=out)``, the products along the first axis of ``out`` shared out
-    among minidl's threads, each running single-threaded BLAS.
-
-    ``a`` and ``b`` either have that axis too (and are split along it) or are broadcast.
-    """
-    threads = _threads_for(out.shape[0])
-    if threads == 1 or out.size * a.shape[-1] < PARALLEL_MIN_ELEMENTS * 16:
-        return np.matmul(a, b, out=out)
-
-    def products(start, stop):
-        part = [m[start:stop] if m.ndim == out.ndim else m for m in (a, b)]
-        np.matmul(*part, out=out[start:stop])
-
-    with single_threaded_blas():
-        _run_blocks(products, out.shape[0], threads)
-    return out
 
 
 def im2col(x, kernel, stride, padding, dilation, out_hw, out=None):

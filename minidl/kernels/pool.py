@@ -25,7 +25,7 @@ from numba import njit
 
 from minidl.kernels.backend import dispatch
 from minidl.kernels.im2col import col2im, pad2d, sliding_windows
-from minidl.kernels.im2col_numba import launch
+from minidl.kernels.threads import launch
 
 
 def _overhang(input_hw, kernel, stride, padding, dilation, out_hw):

@@ -50,7 +50,8 @@ import numpy as np
 from numba import njit
 
 from minidl.kernels.im2col import col2im, sliding_windows
-from minidl.kernels.im2col_numba import launch, result_array, single_threaded_blas
+from minidl.kernels.im2col_numba import result_array
+from minidl.kernels.threads import launch, single_threaded_blas
 
 B_T = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64)
 G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=np.float64)
