@@ -24,6 +24,7 @@ from minidl.zoo.mobilenet import BLOCKS, DepthwiseSeparableBlock, mobilenet_v1
 from minidl.zoo.vgg import CONFIGS, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
 from minidl.zoo.sizes import feature_map_side
 from minidl.zoo.zfnet import ZFNet, zfnet
+from twins import assert_forward_and_backward_agree
 
 TORCHVISION = json.loads((Path(__file__).parent / "data" / "torchvision_state_dicts.json").read_text())
 
@@ -482,18 +483,7 @@ def test_alexnet_backward_matches_its_pytorch_twin():
     twin.load_state_dict({key: torch.from_numpy(value) for key, value in model.state_dict().items()}, assign=True)
 
     x = np.random.default_rng(6).standard_normal((2, 3, 63, 63))
-    x_ours, x_torch = md.tensor(x, requires_grad=True), torch.from_numpy(x).requires_grad_()
-    out, expected = model(x_ours), twin(x_torch)
-    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=0, atol=1e-10)
-    dout = np.random.default_rng(7).standard_normal(out.shape)
-    out.backward(dout)
-    expected.backward(torch.from_numpy(dout))
-
-    np.testing.assert_allclose(x_ours.grad, x_torch.grad.numpy(), rtol=0, atol=1e-10)
-    twin_parameters = dict(twin.named_parameters())
-    assert [name for name, _ in model.named_parameters()] == list(twin_parameters)
-    for name, param in model.named_parameters():
-        np.testing.assert_allclose(param.grad, twin_parameters[name].grad.numpy(), rtol=0, atol=1e-10, err_msg=name)
+    x_ours = assert_forward_and_backward_agree(torch, model, twin, x, seed=7)
     # the gradients are far above the tolerance, so the comparison above is not vacuous
     assert np.abs(x_ours.grad).max() > 1e-4
     assert np.abs(model.features[0].weight.grad).max() > 1e-3 and np.abs(model.classifier[6].weight.grad).max() > 1e-2

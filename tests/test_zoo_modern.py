@@ -12,6 +12,7 @@ import minidl as md
 from minidl import nn
 from minidl.zoo import cifar_resnet, densenet, resnet
 from minidl.zoo.googlenet import GoogLeNetOutputs, Inception, NaiveInception, googlenet, googlenet_loss
+from twins import assert_forward_and_backward_agree
 
 ROOT = Path(__file__).resolve().parents[1]
 TORCHVISION = json.loads((ROOT / "tests" / "data" / "torchvision_state_dicts.json").read_text())
@@ -388,18 +389,7 @@ def assert_matches_twin(torch, ours, twin, x, training, seed=0):
     twin.double().load_state_dict({key: torch.from_numpy(np.array(value)) for key, value in ours.state_dict().items()})
     ours.train(training)
     twin.train(training)
-    x_ours, x_torch = md.tensor(x, requires_grad=True), torch.from_numpy(x).requires_grad_()
-    out, expected = ours(x_ours), twin(x_torch)
-    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=0, atol=1e-10)
-
-    dout = np.random.default_rng(seed + 1).standard_normal(out.shape)
-    out.backward(dout)
-    expected.backward(torch.from_numpy(dout))
-    np.testing.assert_allclose(x_ours.grad, x_torch.grad.numpy(), rtol=0, atol=1e-10)
-    twin_parameters = dict(twin.named_parameters())
-    assert [name for name, _ in ours.named_parameters()] == list(twin_parameters)
-    for name, param in ours.named_parameters():
-        np.testing.assert_allclose(param.grad, twin_parameters[name].grad.numpy(), rtol=0, atol=1e-10, err_msg=name)
+    assert_forward_and_backward_agree(torch, ours, twin, x, seed=seed + 1)
     twin_state = twin.state_dict()
     for key, value in ours.state_dict().items():
         np.testing.assert_allclose(value, twin_state[key].numpy(), rtol=0, atol=1e-12, err_msg=key)
