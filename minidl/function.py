@@ -36,7 +36,7 @@ from minidl.tensor import Tensor
 
 
 class Context:
-    """What a Function remembers between forward and backward.
+    """What a Function remembers between forward and backward (the ``grad_fn`` of its output).
 
     Attributes:
         function: the Function class that made the output.
@@ -45,6 +45,10 @@ class Context:
             graph is being recorded (all False under ``no_grad``, so forward can skip its cache).
         saved_tensors: arrays stored with ``save_for_backward``.
     Any other attribute (``ctx.cache = ...``) may be set by ``forward`` for ``backward``.
+
+    ``backward`` calls ``release`` once it has used the context: inputs, saved arrays and cache
+    are dropped, so the memory of a step is freed even when its loss Tensor is kept (the classic
+    ``losses.append(loss)``), and a second backward through it is a clear error.
     """
 
     def __init__(self, function, inputs):
@@ -53,9 +57,51 @@ class Context:
         recording = is_grad_enabled()
         self.needs_input_grad = tuple(recording and isinstance(a, Tensor) and a.requires_grad for a in inputs)
         self.saved_tensors = ()
+        # The version of each input when it was used: an in-place change after this point means
+        # backward would differentiate numbers other than those the forward pass saw.
+        self.input_versions = tuple(a._version.value if isinstance(a, Tensor) else None for a in inputs)
+        self.output_version = 0
+        self.released = False
 
     def save_for_backward(self, *arrays):
         self.saved_tensors = arrays
+
+    def name(self):
+        return f"{self.function.__name__}Backward"
+
+    def __repr__(self):
+        return f"<{self.name()}>"
+
+    def check_versions(self, output):
+        """Refuse to differentiate when an input or the output was changed in place since forward."""
+        changed = [(f"input {i} (shape {tuple(a.shape)})", saved, a._version.value)
+                   for i, (a, saved) in enumerate(zip(self.inputs, self.input_versions))
+                   if isinstance(a, Tensor) and a._version.value != saved]
+        if output._version.value != self.output_version:
+            changed.append((f"its output (shape {tuple(output.shape)})", self.output_version, output._version.value))
+        if changed:
+            what, saved, now = changed[0]
+            raise RuntimeError(
+                f"backward: {what} of {self.function.__name__} was modified by an in-place operation "
+                f"after the forward pass (version {saved} then, {now} now): an optimizer.step(), "
+                "zero_(), copy_(), fill_() or a write through .data between forward and backward. "
+                "The gradient would belong to other numbers; call optimizer.step() after "
+                "loss.backward(), or compute the forward pass again."
+            )
+
+    def check_not_released(self):
+        if self.released:
+            raise RuntimeError(
+                f"backward: trying to backward through the graph a second time (the arrays that "
+                f"{self.function.__name__} saved were freed by the first backward). Compute the "
+                "forward pass again, or call backward(retain_graph=True) the first time."
+            )
+
+    def release(self):
+        """Drop everything backward needed; keep only what names the operation."""
+        function = self.function
+        self.__dict__.clear()
+        self.function, self.released = function, True
 
 
 class Function:
@@ -72,7 +118,7 @@ class Function:
     @classmethod
     def apply(cls, *args, **options):
         ctx = Context(cls, args)
-        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        arrays = [a._data if isinstance(a, Tensor) else a for a in args]
         result = cls.forward(ctx, *arrays, **options)
         output, extras = (result[0], result[1:]) if isinstance(result, tuple) else (result, ())
         out = Tensor(output)

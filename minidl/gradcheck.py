@@ -98,7 +98,7 @@ class GradientComparison:
 
 
 def _float64(value, what):
-    array = value.data if isinstance(value, Tensor) else np.asarray(value)
+    array = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
     if array.dtype.kind != "f":
         return None
     if array.dtype != np.float64:
@@ -144,15 +144,15 @@ def _compare_tensor_function(fn, inputs, eps, atol, rtol, seed):
     for _, t in checked:
         t.grad = None
     out.backward(projection)
-    analytic = [np.zeros(t.shape) if t.grad is None else t.grad.copy() for _, t in checked]
+    analytic = [np.zeros(t.shape) if t.grad is None else np.array(t.grad) for _, t in checked]
 
     def loss(_):
         with no_grad():  # the finite differences need values only, not graphs
-            return float(np.sum(fn(*args).data * projection))
+            return float(np.sum(fn(*args).numpy() * projection))
 
     results = []
     for (name, t), a in zip(checked, analytic):
-        numeric = numerical_grad(loss, t.data, eps)
+        numeric = numerical_grad(loss, t.numpy(), eps)
         results.append(GradientComparison(name, a, numeric, atol, rtol))
     return results
 

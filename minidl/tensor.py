@@ -11,9 +11,22 @@ topological order and applies the chain rule one Function at a time:
 summing the contributions when a tensor feeds several operations (gradient accumulation).
 This file is the one place where the graph is walked; the math of each operation lives in its
 own Function.
+
+Three rules keep a wrong answer from passing silently, as in PyTorch:
+- ``backward`` frees what each Function saved as soon as it has used it, so a second
+  ``backward`` through the same graph is an error (``retain_graph=True`` keeps the graph).
+- every Tensor has a version counter that each in-place change (``zero_``, ``copy_``, an
+  optimiser step, ...) increments. A Function records its inputs' versions; ``backward`` refuses
+  to use an input that changed since, because the gradient would be that of other numbers.
+- ``==`` and ``!=`` compare elementwise; a Tensor is hashed by identity (it can be a dict key).
 """
 
+import numbers
+from collections import namedtuple
+
 import numpy as np
+
+from minidl.grad_mode import is_grad_enabled
 
 DEFAULT_DTYPE = np.float32
 
@@ -21,7 +34,7 @@ DEFAULT_DTYPE = np.float32
 def _as_array(data, dtype=None):
     """Turn ``data`` into an ndarray: floats become float32 unless they already are float64."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     if dtype is not None:
         return np.asarray(data, dtype=dtype)
     array = np.asarray(data)
@@ -30,89 +43,222 @@ def _as_array(data, dtype=None):
         return array.astype(DEFAULT_DTYPE)
     if array.dtype.kind == "f" and array.dtype not in (np.float32, np.float64):
         return array.astype(DEFAULT_DTYPE)
+    if array.dtype.kind in "OUSV":
+        raise TypeError(f"tensor: cannot make a tensor from {type(data).__name__} of dtype {array.dtype}")
     return array
+
+
+class Size(tuple):
+    """The shape of a Tensor, as ``torch.Size``: a tuple that also knows its element count."""
+
+    def numel(self):
+        return int(np.prod(self, dtype=np.int64))
+
+    def __repr__(self):
+        return f"minidl.Size({list(self)})"
+
+    def __str__(self):
+        # In messages a shape reads as the tuple it is: "input of shape (2, 3)".
+        return tuple.__repr__(self)
+
+
+class _Version:
+    """How many times a tensor's array was changed in place; shared by every alias of the array
+    (``t.data``, ``t.detach()``), so a change through any of them is seen by the graph."""
+
+    __slots__ = ("value",)
+
+    def __init__(self):
+        self.value = 0
 
 
 class Tensor:
     """An n-dimensional array with reverse-mode automatic differentiation.
 
     Attributes:
-        data: the values, an ``np.ndarray`` (float32 by default; float64 is kept when given).
-        grad: ``None`` until ``backward`` reaches this tensor, then an ndarray of ``data``'s shape
-            holding d(loss)/d(self). Gradients accumulate: call ``zero_grad`` between steps.
+        data: a Tensor sharing this tensor's values but outside the graph (PyTorch's ``.data``);
+            the raw ndarray is ``numpy()`` or ``np.asarray(t)``.
+        grad: ``None`` until ``backward`` reaches this tensor, then a Tensor of this tensor's
+            shape holding d(loss)/d(self). Gradients accumulate: call ``zero_grad`` between steps.
         requires_grad: whether ``backward`` should compute ``grad`` for this tensor.
+        grad_fn: the record of the operation that made this tensor (None for a leaf).
     """
 
     # Make ``ndarray + Tensor`` call Tensor.__radd__ instead of broadcasting elementwise.
     __array_priority__ = 1000
 
     def __init__(self, data, requires_grad=False, dtype=None):
-        self.data = _as_array(data, dtype)
-        if requires_grad and self.data.dtype.kind != "f":
+        self._data = _as_array(data, dtype)
+        if requires_grad and self._data.dtype.kind not in "fc":
             raise TypeError(
-                f"Tensor: only floating point tensors can require gradients, got dtype {self.data.dtype}"
+                f"Tensor: only floating point tensors can require gradients, got dtype {self._data.dtype}"
             )
         self.requires_grad = bool(requires_grad)
-        self.grad = None
+        self._grad = None
         self._ctx = None  # the Context of the Function that produced this tensor, if recorded
+        self._version = _Version()
         self._hooks = []
         self._retains_grad = False
 
+    def _alias(self):
+        """A leaf sharing this tensor's array and version counter (``data``, ``detach``)."""
+        alias = Tensor(self._data)
+        alias._version = self._version
+        return alias
+
     # ------------------------------------------------------------------ basics
     @property
+    def data(self):
+        """The values as a Tensor outside the graph, sharing memory (changes show in both)."""
+        return self._alias()
+
+    @data.setter
+    def data(self, value):
+        self._data = _as_array(value) if not isinstance(value, np.ndarray) else value
+        self._version.value += 1
+
+    @property
+    def grad(self):
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        """``p.grad = None``, a Tensor, or (a convenience) an ndarray of the tensor's shape."""
+        if value is not None:
+            value = value if isinstance(value, Tensor) else Tensor(np.asarray(value))
+            if value.shape != self.shape:
+                raise ValueError(f"grad: assigned a gradient of shape {value.shape} to a tensor of shape {self.shape}")
+            if value.dtype.kind != "f" or value.dtype != self.dtype:
+                value = Tensor(value._data.astype(self.dtype))
+        self._grad = value
+
+    @property
     def shape(self):
-        return self.data.shape
+        return Size(self._data.shape)
+
+    def size(self, dim=None):
+        """The shape (``dim=None``) or the length of dimension ``dim``, as PyTorch's ``size``."""
+        if dim is None:
+            return self.shape
+        return self.shape[_checked_dim("size", dim, self.ndim)]
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self._data.ndim
 
-    @property
-    def size(self):
-        return self.data.size
+    def dim(self):
+        return self._data.ndim
+
+    def numel(self):
+        return self._data.size
 
     @property
     def is_leaf(self):
         """A leaf was created by the user, not computed by a recorded operation."""
         return self._ctx is None
 
-    def numel(self):
-        return self.data.size
+    @property
+    def grad_fn(self):
+        """The Context of the operation that made this tensor, or None for a leaf."""
+        return self._ctx
+
+    @property
+    def device(self):
+        return _CPU
+
+    @property
+    def is_cuda(self):
+        return False
 
     def __len__(self):
-        return len(self.data)
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self._data)
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self)))
+
+    def __hash__(self):
+        return id(self)
+
+    # ------------------------------------------------------------------ conversion to Python
+    def _scalar(self, kind):
+        if self._data.size != 1:
+            raise ValueError(
+                f"{kind}: only a one-element tensor can be converted to a Python scalar, "
+                f"this one has shape {tuple(self.shape)} ({self._data.size} elements)"
+            )
+        return self._data.reshape(()).item()
+
+    def item(self):
+        return self._scalar("item()")
 
     def __bool__(self):
-        # As NumPy: a one-element tensor is its value, a larger one is ambiguous (raises).
-        return bool(self.data)
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"bool(): the truth value of a tensor with {self._data.size} elements is ambiguous; "
+                "use .any() or .all() (or compare a one-element tensor)"
+            )
+        return bool(self._scalar("bool()"))
+
+    def __int__(self):
+        return int(self._scalar("int()"))
+
+    def __float__(self):
+        return float(self._scalar("float()"))
+
+    def __index__(self):
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
+            raise TypeError(
+                f"only integer tensors of a single element can be converted to an index, got a "
+                f"{self.dtype} tensor of shape {tuple(self.shape)}"
+            )
+        return int(self._scalar("index"))
+
+    def __format__(self, spec):
+        if self.ndim == 0:
+            return format(self._data.item(), spec)
+        return format(repr(self), spec)
 
     def __array__(self, dtype=None, copy=None):
         """Let ``np.asarray(t)`` and NumPy's testing helpers see the values (no graph is kept)."""
-        array = self.data if dtype is None else self.data.astype(dtype, copy=False)
+        array = self._data if dtype is None else self._data.astype(dtype, copy=False)
         return array.copy() if copy else array
 
     def numpy(self):
         """The values as an ndarray (shared with the tensor, not a copy)."""
-        return self.data
-
-    def item(self):
-        return self.data.item()
+        return self._data
 
     def tolist(self):
-        return self.data.tolist()
+        return self._data.tolist()
 
+    def __repr__(self):
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        if self._ctx is not None:
+            grad = f", grad_fn={self._ctx!r}"
+        body = np.array2string(self._data, prefix="tensor(", separator=", ")
+        return f"tensor({body}, dtype={self.dtype}{grad})"
+
+    # ------------------------------------------------------------------ graph
     def detach(self):
-        """A tensor with the same values that is cut from the graph (no gradient flows back)."""
-        return Tensor(self.data)
+        """A tensor with the same values (shared memory) that is cut from the graph."""
+        return self._alias()
 
     def requires_grad_(self, requires_grad=True):
-        if requires_grad and self.data.dtype.kind != "f":
+        if requires_grad and self._data.dtype.kind != "f":
             raise TypeError(f"Tensor: only floating point tensors can require gradients, got {self.dtype}")
-        self.requires_grad = requires_grad
+        if not requires_grad and not self.is_leaf:
+            raise RuntimeError(
+                "requires_grad_(False): this tensor was computed by a recorded operation; "
+                "use detach() to cut it from the graph"
+            )
+        self.requires_grad = bool(requires_grad)
         return self
 
     def zero_grad(self):
@@ -123,71 +269,66 @@ class Tensor:
         self._retains_grad = True
 
     def register_hook(self, hook):
-        """Call ``hook(grad)`` when this tensor's gradient is complete during ``backward``.
+        """Call ``hook(grad)`` with the gradient (a Tensor) when it is complete during ``backward``.
 
-        If the hook returns an ndarray, it replaces the gradient that flows on to earlier
-        operations (and that a leaf stores). Returns a handle whose ``remove()`` unregisters it.
+        If the hook returns a Tensor (or an ndarray), it replaces the gradient that flows on to
+        earlier operations (and that a leaf stores). Returns a handle whose ``remove()`` unregisters it.
         """
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that does not require grad")
         self._hooks.append(hook)
         return _RemovableHandle(self._hooks, hook)
 
-    def astype(self, dtype):
-        return ops.cast(self, dtype)
-
-    def float(self):
-        return self.astype(np.float32)
-
-    def double(self):
-        return self.astype(np.float64)
-
-    def __repr__(self):
-        grad = ", requires_grad=True" if self.requires_grad else ""
-        body = np.array2string(self.data, prefix="tensor(", separator=", ")
-        return f"tensor({body}, dtype={self.dtype}{grad})"
-
-    # ------------------------------------------------------------------ backward
-    def backward(self, grad=None):
+    def backward(self, gradient=None, retain_graph=None, create_graph=False):
         """Compute d(self)/d(leaf) for every leaf that requires a gradient and add it to ``leaf.grad``.
 
-        ``grad`` is d(loss)/d(self); it may be omitted only when ``self`` holds one element
+        ``gradient`` is d(loss)/d(self); it may be omitted only when ``self`` holds one element
         (a scalar loss), in which case it is 1. Every gradient has the dtype of its tensor.
+        Each Function's saved arrays are freed once used, unless ``retain_graph=True``.
         """
+        if create_graph:
+            raise NotImplementedError("backward: minidl does not record the backward pass (create_graph=True)")
         if not self.requires_grad:
             raise RuntimeError(
-                "backward: this tensor does not require grad and has no graph; "
-                "did you create it under no_grad() or from inputs without requires_grad=True?"
+                "backward: element 0 of tensors does not require grad and has no grad_fn; did you "
+                "create it under no_grad() or from inputs without requires_grad=True?"
             )
-        if grad is None:
-            if self.data.size != 1:
+        if gradient is None:
+            if self._data.size != 1:
                 raise RuntimeError(
                     f"backward: grad can be implicitly created only for scalar outputs; this tensor "
-                    f"has shape {self.shape}. Pass grad=, an array of shape {self.shape}."
+                    f"has shape {tuple(self.shape)}. Pass gradient=, a tensor of shape {tuple(self.shape)}."
                 )
-            grad = np.ones_like(self.data)
+            gradient = np.ones_like(self._data)
         else:
-            grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
-            if grad.shape != self.shape:
-                raise ValueError(f"backward: grad has shape {grad.shape}, expected {self.shape}")
+            gradient = np.asarray(_value(gradient), dtype=self.dtype)
+            if gradient.shape != self.shape:
+                raise ValueError(f"backward: gradient has shape {gradient.shape}, expected {tuple(self.shape)}")
 
-        grads = {id(self): grad}
-        for tensor in _reverse_topological_order(self):
+        order = _reverse_topological_order(self)
+        grads = {id(self): gradient}
+        for tensor in order:
             g = grads.pop(id(tensor), None)
             if g is None:
                 continue  # no gradient reached this tensor (e.g. an unused branch)
             for hook in tensor._hooks:
-                replaced = hook(g)
+                replaced = hook(Tensor(g))
                 if replaced is not None:
                     g = np.asarray(_value(replaced), dtype=tensor.dtype)
                     if g.shape != tensor.shape:
                         raise RuntimeError(
                             f"backward: a hook returned a gradient of shape {g.shape} "
-                            f"for a tensor of shape {tensor.shape}"
+                            f"for a tensor of shape {tuple(tensor.shape)}"
                         )
             if tensor._ctx is None or tensor._retains_grad:
-                tensor.grad = g.copy() if tensor.grad is None else tensor.grad + g
+                if tensor._grad is None:
+                    tensor._grad = Tensor(g.copy())
+                else:
+                    tensor._grad = Tensor(tensor._grad._data + g)
             ctx = tensor._ctx
             if ctx is None:
                 continue
+            ctx.check_versions(tensor)
             input_grads = ctx.function.backward(ctx, g)
             if not isinstance(input_grads, tuple):
                 input_grads = (input_grads,)
@@ -205,10 +346,111 @@ class Tensor:
                 if parent_grad.shape != parent.shape:
                     raise RuntimeError(
                         f"{ctx.function.__name__}.backward returned a gradient of shape "
-                        f"{parent_grad.shape} for an input of shape {parent.shape}"
+                        f"{parent_grad.shape} for an input of shape {tuple(parent.shape)}"
                     )
                 key = id(parent)
                 grads[key] = parent_grad if key not in grads else grads[key] + parent_grad
+            if not retain_graph:
+                ctx.release()
+
+    # ------------------------------------------------------------------ in-place changes
+    def _changing(self, name):
+        """Check that ``name`` may change this tensor in place, and count the change."""
+        if is_grad_enabled() and self.requires_grad:
+            kind = "a leaf that requires grad" if self.is_leaf else "a tensor computed by a recorded operation"
+            raise RuntimeError(
+                f"{name}: {kind} cannot be changed in place while the graph is recorded; "
+                "wrap the change in `with minidl.no_grad():` (as an optimiser does) or use the "
+                "out-of-place operation"
+            )
+        self._version.value += 1
+
+    def _set(self, name, values):
+        self._changing(name)
+        # Broadcasting into the tensor, never out of it: same rule as NumPy's out= arrays.
+        np.copyto(self._data, values, casting="unsafe")
+        return self
+
+    def zero_(self):
+        return self._set("zero_", 0)
+
+    def fill_(self, value):
+        return self._set("fill_", _value(value))
+
+    def copy_(self, src):
+        src = np.asarray(_value(src))
+        try:
+            np.broadcast_to(src, self.shape)
+        except ValueError:
+            raise ValueError(f"copy_: a source of shape {src.shape} does not broadcast to {tuple(self.shape)}") from None
+        return self._set("copy_", src)
+
+    def add_(self, other, alpha=1):
+        return self._set("add_", self._data + alpha * np.asarray(_value(other)))
+
+    def sub_(self, other, alpha=1):
+        return self._set("sub_", self._data - alpha * np.asarray(_value(other)))
+
+    def mul_(self, other):
+        return self._set("mul_", self._data * np.asarray(_value(other)))
+
+    def div_(self, other):
+        return self._set("div_", self._data / np.asarray(_value(other)))
+
+    def clamp_(self, min=None, max=None):
+        return self._set("clamp_", np.clip(self._data, min, max))
+
+    clip_ = clamp_
+
+    def __setitem__(self, index, value):
+        self._changing("__setitem__")
+        self._data[_index_value(index)] = np.asarray(_value(value))
+
+    # ------------------------------------------------------------------ dtype and device
+    def astype(self, dtype):
+        return ops.cast(self, _np_dtype(dtype))
+
+    def type(self, dtype=None):
+        """The type name (``"minidl.FloatTensor"``) without an argument, else a cast to ``dtype``."""
+        if dtype is None:
+            return f"minidl.{_TYPE_NAMES.get(self.dtype, str(self.dtype))}"
+        return self.to(dtype)
+
+    def float(self):
+        return self.to(np.float32)
+
+    def double(self):
+        return self.to(np.float64)
+
+    def half(self):
+        return self.to(np.float16)
+
+    def long(self):
+        return self.to(np.int64)
+
+    def int(self):
+        return self.to(np.int32)
+
+    def bool(self):
+        return self.to(np.bool_)
+
+    def to(self, *args, **kwargs):
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)``; returns self when nothing changes.
+
+        minidl computes on the CPU: ``"cpu"`` (or ``minidl.device("cpu")``) is accepted, so code
+        written for a device runs unchanged; another device is a clear error.
+        """
+        device, dtype = _parse_to("Tensor.to", args, kwargs)
+        del device  # checked by _parse_to: always the CPU
+        if dtype is None or self.dtype == dtype:
+            return self
+        return ops.cast(self, dtype)
+
+    def cpu(self):
+        return self
+
+    def cuda(self, *args, **kwargs):
+        raise RuntimeError("cuda(): minidl runs on the CPU only; minidl.cuda.is_available() is False")
 
     # ------------------------------------------------------------------ operators
     def __add__(self, other):
@@ -253,40 +495,82 @@ class Tensor:
     def __getitem__(self, index):
         return ops.getitem(self, index)
 
-    # Comparisons give boolean tensors that carry no gradient.
+    # Comparisons give boolean tensors that carry no gradient, elementwise as in PyTorch.
     def __lt__(self, other):
-        return Tensor(self.data < _value(other))
+        return _compare(np.less, self, other)
 
     def __le__(self, other):
-        return Tensor(self.data <= _value(other))
+        return _compare(np.less_equal, self, other)
 
     def __gt__(self, other):
-        return Tensor(self.data > _value(other))
+        return _compare(np.greater, self, other)
 
     def __ge__(self, other):
-        return Tensor(self.data >= _value(other))
+        return _compare(np.greater_equal, self, other)
+
+    def __eq__(self, other):
+        return _compare(np.equal, self, other)
+
+    def __ne__(self, other):
+        return _compare(np.not_equal, self, other)
 
     def eq(self, other):
-        return Tensor(self.data == _value(other))
+        return self == other
+
+    def ne(self, other):
+        return self != other
+
+    def __invert__(self):
+        if self.dtype.kind not in "biu":
+            raise TypeError(f"~: bitwise not needs a bool or integer tensor, got {self.dtype}")
+        return Tensor(~self._data)
+
+    def __and__(self, other):
+        return Tensor(self._data & np.asarray(_value(other)))
+
+    def __or__(self, other):
+        return Tensor(self._data | np.asarray(_value(other)))
+
+    def __xor__(self, other):
+        return Tensor(self._data ^ np.asarray(_value(other)))
+
+    def any(self, dim=None, keepdim=False):
+        return Tensor(np.any(self._data, axis=dim, keepdims=keepdim))
+
+    def all(self, dim=None, keepdim=False):
+        return Tensor(np.all(self._data, axis=dim, keepdims=keepdim))
 
     # ------------------------------------------------------------------ methods
-    def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        return ops.sum(self, _dim(dim, axis), _keep(keepdim, keepdims))
+    def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
+        source = self if dtype is None else self.to(dtype)
+        if source.dtype.kind in "biu":
+            source = source.to(np.int64)  # as PyTorch: integer and bool sums are int64
+        return ops.sum(source, _dim(dim, axis), _keep(keepdim, keepdims))
 
     def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        if self.dtype.kind not in "fc":
+            raise TypeError(f"mean: needs a floating point tensor, got {self.dtype}; use .float().mean()")
         return ops.mean(self, _dim(dim, axis), _keep(keepdim, keepdims))
 
     def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """The largest value; with ``dim``, the named tuple ``(values, indices)`` along it."""
         return ops.max(self, _dim(dim, axis), _keep(keepdim, keepdims))
 
     def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """The smallest value; with ``dim``, the named tuple ``(values, indices)`` along it."""
         return ops.min(self, _dim(dim, axis), _keep(keepdim, keepdims))
 
-    def argmax(self, dim=None, keepdim=False):
-        return Tensor(np.argmax(self.data, axis=dim, keepdims=keepdim))
+    def amax(self, dim=(), keepdim=False):
+        return ops.amax(self, None if dim == () else dim, keepdim)
 
-    def argmin(self, dim=None, keepdim=False):
-        return Tensor(np.argmin(self.data, axis=dim, keepdims=keepdim))
+    def amin(self, dim=(), keepdim=False):
+        return ops.amin(self, None if dim == () else dim, keepdim)
+
+    def argmax(self, dim=None, keepdim=False, *, axis=None):
+        return ops.argmax(self, _dim(dim, axis), keepdim)
+
+    def argmin(self, dim=None, keepdim=False, *, axis=None):
+        return ops.argmin(self, _dim(dim, axis), keepdim)
 
     def reshape(self, *shape):
         return ops.reshape(self, _shape_args(shape))
@@ -294,8 +578,26 @@ class Tensor:
     def view(self, *shape):
         return ops.reshape(self, _shape_args(shape))
 
+    def view_as(self, other):
+        return ops.reshape(self, other.shape)
+
+    reshape_as = view_as
+
+    def clone(self):
+        """A copy of the values that stays in the graph (the gradient passes through unchanged)."""
+        return ops.clone(self)
+
+    def contiguous(self):
+        return self
+
     def transpose(self, dim0, dim1):
         return ops.transpose(self, dim0, dim1)
+
+    def t(self):
+        """The transpose of a tensor of at most 2 dimensions, as ``torch.Tensor.t``."""
+        if self.ndim > 2:
+            raise ValueError(f"t(): expects a tensor with <= 2 dimensions, got {self.ndim}; use transpose(dim0, dim1)")
+        return ops.transpose(self, 0, -1)
 
     def permute(self, *dims):
         return ops.permute(self, _shape_args(dims))
@@ -313,6 +615,9 @@ class Tensor:
     def unsqueeze(self, dim):
         return ops.unsqueeze(self, dim)
 
+    def gather(self, dim, index):
+        return ops.gather(self, dim, index)
+
     def exp(self):
         return ops.exp(self)
 
@@ -325,6 +630,9 @@ class Tensor:
     def abs(self):
         return ops.abs(self)
 
+    def pow(self, exponent):
+        return ops.pow(self, exponent)
+
     def clip(self, min=None, max=None):
         return ops.clip(self, min, max)
 
@@ -332,6 +640,9 @@ class Tensor:
 
     def relu(self):
         return ops.relu(self)
+
+    def norm(self, p="fro", dim=None, keepdim=False):
+        return ops.norm(self, p, dim, keepdim)
 
 
 class _RemovableHandle:
@@ -343,8 +654,104 @@ class _RemovableHandle:
             self._hooks.remove(self._hook)
 
 
+class device:
+    """Where a tensor lives. minidl computes on the CPU only, so this is always ``device("cpu")``."""
+
+    def __init__(self, type="cpu", index=None):
+        name = str(type)
+        if name.split(":")[0] != "cpu":
+            raise RuntimeError(
+                f"device: minidl runs on the CPU only, got {name!r}; write "
+                "`device = minidl.device('cuda' if minidl.cuda.is_available() else 'cpu')` to run anywhere"
+            )
+        self.type, self.index = "cpu", index
+
+    def __eq__(self, other):
+        return str(other) == "cpu"
+
+    def __hash__(self):
+        return hash("cpu")
+
+    def __str__(self):
+        return "cpu"
+
+    def __repr__(self):
+        return "device(type='cpu')"
+
+
+_CPU = device("cpu")
+
+_TYPE_NAMES = {np.dtype(np.float32): "FloatTensor", np.dtype(np.float64): "DoubleTensor",
+               np.dtype(np.float16): "HalfTensor", np.dtype(np.int64): "LongTensor",
+               np.dtype(np.int32): "IntTensor", np.dtype(np.int16): "ShortTensor",
+               np.dtype(np.int8): "CharTensor", np.dtype(np.uint8): "ByteTensor",
+               np.dtype(np.bool_): "BoolTensor"}
+
+
+def _np_dtype(dtype):
+    """A NumPy dtype from a dtype, a dtype name ("float32") or a type name ("minidl.FloatTensor")."""
+    if isinstance(dtype, str):
+        for array_dtype, name in _TYPE_NAMES.items():
+            if dtype.split(".")[-1] == name:
+                return array_dtype
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"not a dtype: {dtype!r}") from None
+
+
+def _parse_to(where, args, kwargs):
+    """(device, dtype) from the arguments of ``to``: a device, a dtype, both, or a tensor to copy them from."""
+    kwargs = {k: v for k, v in kwargs.items() if k not in ("non_blocking", "copy", "memory_format")}
+    device_arg, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+    if kwargs:
+        raise TypeError(f"{where}: unexpected arguments {sorted(kwargs)}")
+    for arg in args:
+        if arg is None:
+            continue
+        if isinstance(arg, Tensor):
+            dtype = arg.dtype
+        elif isinstance(arg, device) or (isinstance(arg, str) and not _is_dtype_name(arg)):
+            device_arg = arg
+        else:
+            dtype = arg
+    if device_arg is not None:
+        device(device_arg)  # refuses anything but the CPU, with the reason
+    return _CPU, (None if dtype is None else _np_dtype(dtype))
+
+
+def _is_dtype_name(name):
+    try:
+        np.dtype(name)
+        return True
+    except TypeError:
+        return False
+
+
+def _compare(ufunc, tensor, other):
+    if other is None:
+        # ``t == None`` is an identity question in Python; answer it as such, not elementwise.
+        return ufunc is np.not_equal
+    if not isinstance(other, Tensor | np.ndarray | numbers.Number | np.generic | list | tuple):
+        return NotImplemented
+    return Tensor(ufunc(tensor._data, np.asarray(_value(other))))
+
+
 def _value(x):
-    return x.data if isinstance(x, Tensor) else x
+    return x._data if isinstance(x, Tensor) else x
+
+
+def _index_value(index):
+    if isinstance(index, tuple):
+        return tuple(_value(i) for i in index)
+    return _value(index)
+
+
+def _checked_dim(name, dim, ndim):
+    limit = max(ndim, 1)
+    if not -limit <= dim < limit:
+        raise IndexError(f"{name}: dimension {dim} is out of range for a tensor with {ndim} dimensions")
+    return dim % limit
 
 
 def _dim(dim, axis):
@@ -363,7 +770,11 @@ def _shape_args(args):
 
 
 def _reverse_topological_order(root):
-    """Tensors reachable from ``root`` through recorded Functions, each after all its consumers."""
+    """Tensors reachable from ``root`` through recorded Functions, each after all its consumers.
+
+    Refuses a graph whose saved arrays a previous ``backward`` already freed, before any
+    gradient is computed, so nothing is half accumulated.
+    """
     order, visited = [], set()
     stack = [(root, False)]
     while stack:  # iterative depth-first search: deep networks would overflow Python's recursion
@@ -376,16 +787,26 @@ def _reverse_topological_order(root):
         visited.add(id(tensor))
         stack.append((tensor, True))
         if tensor._ctx is not None:
+            tensor._ctx.check_not_released()
             for parent in tensor._ctx.inputs:
                 if isinstance(parent, Tensor) and parent.requires_grad and id(parent) not in visited:
                     stack.append((parent, False))
-    return reversed(order)
+    return list(reversed(order))
 
 
-def tensor(data, requires_grad=False, dtype=None):
-    """Create a leaf Tensor (PyTorch's ``torch.tensor``). float64 input stays float64."""
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+def tensor(data, requires_grad=False, dtype=None, device=None):
+    """Create a leaf Tensor holding a copy of ``data`` (PyTorch's ``torch.tensor``).
 
+    Python floats become float32, float64 arrays stay float64, Python integers become int64.
+    """
+    _parse_to("tensor", (device,), {})
+    array = np.array(_as_array(data, None if dtype is None else _np_dtype(dtype)), copy=True)
+    return Tensor(array, requires_grad=requires_grad)
+
+
+# ``max(dim)`` and ``min(dim)`` return these, as ``torch.return_types.max``: unpack or use the names.
+MaxResult = namedtuple("max", ["values", "indices"])
+MinResult = namedtuple("min", ["values", "indices"])
 
 # The operations are Functions that themselves build Tensors, so they load after the class.
 from minidl import ops  # noqa: E402

@@ -233,10 +233,10 @@ def test_sum_and_mean(name, shape_dim, keepdim, seed):
 
 @pytest.mark.parametrize("name", ["max", "min"])
 @given(shape_dim=shapes_and_dims(), keepdim=st.booleans(), seed=seeds)
-def test_max_and_min_without_ties(name, shape_dim, keepdim, seed):
+def test_amax_and_amin_without_ties(name, shape_dim, keepdim, seed):
     shape, dim = shape_dim
     check(
-        lambda x: getattr(x, name)(dim, keepdim),
+        lambda x: getattr(x, "a" + name)(dim, keepdim),
         lambda x: getattr(x, "a" + name)(dim=torch_dims(dim, len(shape)), keepdim=keepdim),
         [normal(seed, shape)],
     )
@@ -244,7 +244,7 @@ def test_max_and_min_without_ties(name, shape_dim, keepdim, seed):
 
 @pytest.mark.parametrize("name", ["max", "min"])
 @given(shape_dim=shapes_and_dims(), keepdim=st.booleans(), seed=seeds)
-def test_max_and_min_share_the_gradient_between_ties(name, shape_dim, keepdim, seed):
+def test_amax_and_amin_share_the_gradient_between_ties(name, shape_dim, keepdim, seed):
     # With ties the function has no derivative; like torch.amax, each tied extreme gets an
     # equal share of dout, so the shares sum to dout.
     torch = pytest.importorskip("torch")
@@ -252,10 +252,48 @@ def test_max_and_min_share_the_gradient_between_ties(name, shape_dim, keepdim, s
     x = np.random.default_rng(seed).integers(-1, 2, shape).astype(np.float64)  # many ties
     check_against_torch(
         torch,
-        lambda t: getattr(t, name)(dim, keepdim),
+        lambda t: getattr(t, "a" + name)(dim, keepdim),
         lambda t: getattr(t, "a" + name)(dim=torch_dims(dim, len(shape)), keepdim=keepdim),
         [x],
     )
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+@given(shape=shapes, keepdim=st.booleans(), seed=seeds, data=st.data())
+def test_max_and_min_along_a_dim_return_values_and_indices(name, shape, keepdim, seed, data):
+    # torch.max(x, dim): a named tuple; on ties the whole gradient goes to the returned index.
+    torch = pytest.importorskip("torch")
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    x = np.random.default_rng(seed).integers(-1, 2, shape).astype(np.float64)  # many ties
+    ours, theirs = md.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    result, expected = getattr(ours, name)(dim, keepdim), getattr(theirs, name)(dim, keepdim)
+    values, indices = result  # unpacks as a pair, as torch.return_types.max does
+    assert result.values is values and result.indices is indices
+    np.testing.assert_array_equal(values.numpy(), expected.values.detach().numpy())
+    np.testing.assert_array_equal(indices.numpy(), expected.indices.numpy())
+    assert indices.dtype == np.int64
+    dout = np.random.default_rng(seed + 1).standard_normal(values.shape)
+    values.backward(dout)
+    expected.values.backward(torch.tensor(dout))
+    np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
+    top = getattr(md, name)(md.tensor(x), dim, keepdim)  # minidl.max(x, dim) likewise
+    np.testing.assert_array_equal(top.indices.numpy(), expected.indices.numpy())
+
+
+def test_max_along_a_dim_of_a_batch_of_two_is_not_its_rows():
+    # The trap: with values only, ``values, idx = x.max(dim=1)`` silently unpacked the two rows.
+    x = md.tensor([[1.0, 7.0, 3.0], [9.0, 2.0, 4.0]])
+    values, idx = x.max(dim=1)
+    np.testing.assert_array_equal(values.numpy(), [7.0, 9.0])
+    np.testing.assert_array_equal(idx.numpy(), [1, 0])
+    values, idx = x.max(axis=0)
+    np.testing.assert_array_equal(idx.numpy(), [1, 0, 1])
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_max_with_a_tuple_of_dims_points_to_amax(name):
+    with pytest.raises(TypeError, match=f"a{name}"):
+        getattr(md.tensor(np.ones((2, 3))), name)((0, 1))
 
 
 def test_max_over_everything_matches_torch_max():
@@ -270,7 +308,7 @@ def test_max_over_everything_matches_torch_max():
 
 def test_reductions_of_a_scalar():
     x = md.tensor(np.float64(3.0), requires_grad=True)
-    for reduce in (lambda t: t.sum(), lambda t: t.mean(0), lambda t: t.max(-1), lambda t: t.min(dim=0)):
+    for reduce in (lambda t: t.sum(), lambda t: t.mean(0), lambda t: t.amax(-1), lambda t: t.max(dim=0).values):
         x.zero_grad()
         out = reduce(x)
         assert out.shape == ()
@@ -280,12 +318,14 @@ def test_reductions_of_a_scalar():
 
 def test_reduction_keyword_aliases():
     x = md.tensor(np.arange(6.0).reshape(2, 3))
-    np.testing.assert_array_equal(x.sum(axis=1, keepdims=True).data, [[3.0], [12.0]])
-    np.testing.assert_array_equal(x.mean(dim=(0, 1)).data, 2.5)
-    np.testing.assert_array_equal(x.max(np.int64(0)).data, [3.0, 4.0, 5.0])
+    np.testing.assert_array_equal(x.sum(axis=1, keepdims=True).numpy(), [[3.0], [12.0]])
+    np.testing.assert_array_equal(x.mean(dim=(0, 1)).numpy(), 2.5)
+    np.testing.assert_array_equal(x.max(np.int64(0)).values.numpy(), [3.0, 4.0, 5.0])
+    np.testing.assert_array_equal(x.argmax(axis=1).numpy(), [2, 2])
+    np.testing.assert_array_equal(x.argmin(dim=0).numpy(), [0, 0, 0])
 
 
-@pytest.mark.parametrize("name", ["sum", "mean", "max", "min"])
+@pytest.mark.parametrize("name", ["sum", "mean", "amax", "amin"])
 def test_reduction_dim_errors(name):
     x = md.tensor(np.ones((2, 3)))
     with pytest.raises(IndexError, match="reduction: dim 2 is out of range for a tensor with 2 dimensions"):
@@ -568,7 +608,7 @@ FLOAT32_OPS = {
     "sum": lambda x, y: x.sum(1),
     "mean": lambda x, y: x.mean(),
     "mean dim": lambda x, y: x.mean(0, keepdim=True),
-    "max": lambda x, y: x.max(1),
+    "max": lambda x, y: x.max(1).values,
     "min": lambda x, y: x.min(),
     "reshape": lambda x, y: x.reshape(-1),
     "permute": lambda x, y: x.permute(1, 0),

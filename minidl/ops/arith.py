@@ -277,6 +277,31 @@ class Cast(Function):
         return dout.astype(ctx.dtype)
 
 
+class Where(Function):
+    """out = a where condition, else b (broadcast together);  da = dout where condition, db = dout elsewhere."""
+
+    @staticmethod
+    def forward(ctx, condition, a, b):
+        ctx.condition, ctx.shapes = condition, (a.shape, b.shape)
+        return np.where(condition, a, b)
+
+    @staticmethod
+    def backward(ctx, dout):
+        sa, sb = ctx.shapes
+        zero = np.zeros((), dtype=dout.dtype)
+        return (None, unbroadcast(np.where(ctx.condition, dout, zero), sa),
+                unbroadcast(np.where(ctx.condition, zero, dout), sb))
+
+
+def where(condition, a, b):
+    """Elementwise choice: ``a`` where ``condition`` is true, else ``b`` (``torch.where``)."""
+    condition = np.asarray(condition.numpy() if isinstance(condition, Tensor) else condition)
+    if condition.dtype != np.bool_:
+        raise TypeError(f"where: condition must be a bool tensor, got dtype {condition.dtype}")
+    a, b = _pair(a, b)
+    return Where.apply(condition, a, b)
+
+
 def add(a, b):
     return Add.apply(*_pair(a, b))
 

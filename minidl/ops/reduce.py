@@ -1,4 +1,4 @@
-"""Reductions over axes: sum, mean, max, min.
+"""Reductions over axes: sum, mean, max and min (with their indices), amax and amin, argmax, norm.
 
 The backward of a reduction spreads dout back over the axes that were reduced. With
 ``keepdim=False`` those axes were removed, so they are first re-inserted as size-1 axes
@@ -10,6 +10,7 @@ import builtins
 import numpy as np
 
 from minidl.function import Function
+from minidl.tensor import MaxResult, MinResult, Tensor
 
 
 def _axes(dim, ndim):
@@ -94,6 +95,54 @@ class Min(Max):
     reduce = staticmethod(np.min)
 
 
+class MaxAlong(Function):
+    """(values, indices) = the max of a along one axis and where it is (``torch.max(a, dim)``).
+
+    da = dout placed at the returned index of each slice, 0 elsewhere: on ties the whole
+    gradient goes to the index that was returned (the first), as in PyTorch, unlike ``amax``.
+    """
+
+    pick = staticmethod(np.argmax)
+
+    @classmethod
+    def forward(cls, ctx, a, axis=0, keepdim=False):
+        indices = np.expand_dims(cls.pick(a, axis=axis), axis)
+        values = np.take_along_axis(a, indices, axis=axis)
+        ctx.shape, ctx.axis, ctx.keepdim, ctx.indices = a.shape, axis, keepdim, indices
+        if not keepdim:
+            values, indices = np.squeeze(values, axis), np.squeeze(indices, axis)
+        return values, indices.astype(np.int64)
+
+    @staticmethod
+    def backward(ctx, dout):
+        da = np.zeros(ctx.shape, dtype=dout.dtype)
+        np.put_along_axis(da, ctx.indices, _expand(dout, (ctx.axis,), ctx.keepdim), axis=ctx.axis)
+        return da
+
+
+class MinAlong(MaxAlong):
+    """(values, indices) = the min of a along one axis; the gradient goes to the returned index."""
+
+    pick = staticmethod(np.argmin)
+
+
+class Norm2(Function):
+    """out = sqrt(sum of a**2 over ``axes``);  da = dout * a / out, and 0 where out is 0 (as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, a, axes=(), keepdim=False):
+        out = np.sqrt(np.sum(a * a, axis=axes, keepdims=True))
+        ctx.save_for_backward(a, out)
+        ctx.axes, ctx.keepdim = axes, keepdim
+        return out if keepdim else np.squeeze(out, axis=axes)
+
+    @staticmethod
+    def backward(ctx, dout):
+        a, out = ctx.saved_tensors
+        safe = np.where(out == 0, 1, out)
+        return np.where(out == 0, 0, _expand(dout, ctx.axes, ctx.keepdim) * a / safe)
+
+
 def sum(a, dim=None, keepdim=False):
     return Sum.apply(a, axes=_axes(dim, a.ndim), keepdim=keepdim)
 
@@ -102,9 +151,90 @@ def mean(a, dim=None, keepdim=False):
     return Mean.apply(a, axes=_axes(dim, a.ndim), keepdim=keepdim)
 
 
+def _along(name, a, dim, keepdim, function, result):
+    """``max``/``min`` with ``dim``: one axis, the named tuple ``(values, indices)``."""
+    if isinstance(dim, tuple | list):
+        raise TypeError(
+            f"{name}: dim must be one int, got {dim}; for several dims use a.a{name}(dim={tuple(dim)}) "
+            f"(values only, ties share the gradient)"
+        )
+    (axis,) = _axes(dim, a.ndim) or (0,)
+    if a.ndim and a.shape[axis] == 0:
+        raise IndexError(f"{name}: cannot take the {name} along dimension {dim} of size 0 (shape {a.shape})")
+    if a.ndim == 0:
+        return result(a.clone(), Tensor(np.zeros((), dtype=np.int64)))
+    values, indices = function.apply(a, axis=axis, keepdim=keepdim)
+    return result(values, indices)
+
+
 def max(a, dim=None, keepdim=False):
-    return Max.apply(a, axes=_axes(dim, a.ndim), keepdim=keepdim)
+    """The largest element (ties share the gradient), or with ``dim`` the named tuple (values, indices)."""
+    if dim is None:
+        return amax(a)
+    return _along("max", a, dim, keepdim, MaxAlong, MaxResult)
 
 
 def min(a, dim=None, keepdim=False):
-    return Min.apply(a, axes=_axes(dim, a.ndim), keepdim=keepdim)
+    """The smallest element (ties share the gradient), or with ``dim`` the named tuple (values, indices)."""
+    if dim is None:
+        return amin(a)
+    return _along("min", a, dim, keepdim, MinAlong, MinResult)
+
+
+def _nonempty(name, a, axes):
+    if any(a.shape[i] == 0 for i in axes):
+        raise IndexError(f"{name}: cannot reduce an empty dimension (shape {a.shape}, dims {axes})")
+
+
+def amax(a, dim=None, keepdim=False):
+    """The maximum over ``dim`` (None: all, or a tuple of dims); ties share the gradient equally."""
+    axes = _axes(dim, a.ndim)
+    _nonempty("amax", a, axes)
+    return Max.apply(a, axes=axes, keepdim=keepdim)
+
+
+def amin(a, dim=None, keepdim=False):
+    """The minimum over ``dim`` (None: all, or a tuple of dims); ties share the gradient equally."""
+    axes = _axes(dim, a.ndim)
+    _nonempty("amin", a, axes)
+    return Min.apply(a, axes=axes, keepdim=keepdim)
+
+
+def argmax(a, dim=None, keepdim=False):
+    """Index of the largest element (flattened when ``dim`` is None), as an int64 Tensor."""
+    return _arg("argmax", np.argmax, a, dim, keepdim)
+
+
+def argmin(a, dim=None, keepdim=False):
+    """Index of the smallest element (flattened when ``dim`` is None), as an int64 Tensor."""
+    return _arg("argmin", np.argmin, a, dim, keepdim)
+
+
+def _arg(name, pick, a, dim, keepdim):
+    if isinstance(dim, tuple | list):
+        raise TypeError(f"{name}: dim must be one int or None, got {dim}")
+    if a.numel() == 0:
+        raise IndexError(f"{name}: cannot take the {name} of an empty tensor (shape {tuple(a.shape)})")
+    array = a.numpy()
+    if dim is None:
+        index = pick(array)
+        return Tensor(np.full((1,) * a.ndim if keepdim else (), index, dtype=np.int64))
+    (axis,) = _axes(dim, a.ndim) or (None,)
+    return Tensor(np.asarray(pick(array, axis=axis, keepdims=keepdim), dtype=np.int64))
+
+
+def norm(a, p="fro", dim=None, keepdim=False):
+    """The p-norm over ``dim`` (all elements by default): 2 ("fro"), 1, inf, -inf or any other p > 0."""
+    if isinstance(dim, int):
+        dim = (dim,)
+    if p in ("fro", 2, 2.0):
+        return Norm2.apply(a, axes=_axes(dim, a.ndim), keepdim=keepdim)
+    if p == np.inf:
+        return amax(a.abs(), dim, keepdim)
+    if p == -np.inf:
+        return amin(a.abs(), dim, keepdim)
+    if isinstance(p, bool) or not isinstance(p, int | float) or not p > 0:
+        raise ValueError(f"norm: p must be 'fro', inf, -inf or a number > 0, got {p!r}")
+    if p == 1:
+        return sum(a.abs(), dim, keepdim)
+    return sum(a.abs() ** p, dim, keepdim) ** (1.0 / p)

@@ -1,4 +1,4 @@
-"""Operations that move values without changing them: reshape, permute, indexing, cat, stack.
+"""Operations that move values without changing them: reshape, permute, indexing, gather, cat, stack, clone.
 
 Their backward passes move dout back the same way: reshape it back, apply the inverse
 permutation, scatter it into the indexed positions, or split it between the concatenated inputs.
@@ -60,6 +60,45 @@ class GetItem(Function):
         return da
 
 
+class Gather(Function):
+    """out[i][j][k] = a[i][index[i][j][k]][k] along ``dim`` (here dim 1), as ``torch.gather``.
+
+    ``index`` has a's number of dimensions and is no larger than a in any dimension but ``dim``.
+    da is zero except where an element was gathered; an element gathered twice receives both
+    gradients, so the scatter adds (``np.add.at``).
+    """
+
+    @staticmethod
+    def forward(ctx, a, index, dim=0):
+        ctx.shape, ctx.positions = a.shape, _gather_positions(index, dim)
+        return a[ctx.positions]
+
+    @staticmethod
+    def backward(ctx, dout):
+        da = np.zeros(ctx.shape, dtype=dout.dtype)
+        np.add.at(da, ctx.positions, dout)
+        return da, None
+
+
+def _gather_positions(index, dim):
+    """Full index arrays: the position along each dimension of every element of ``index``."""
+    positions = list(np.indices(index.shape, sparse=True))
+    positions[dim] = index
+    return tuple(positions)
+
+
+class Clone(Function):
+    """out = a copy of a;  da = dout."""
+
+    @staticmethod
+    def forward(ctx, a):
+        return a.copy()
+
+    @staticmethod
+    def backward(ctx, dout):
+        return dout
+
+
 def _is_basic(index):
     """True for an index made only of ints, slices, None and Ellipsis (NumPy "basic indexing")."""
     parts = index if isinstance(index, tuple) else (index,)
@@ -107,8 +146,10 @@ def reshape(a, shape):
     if shape.count(-1) > 1 or any(s < -1 for s in shape):
         raise ValueError(f"reshape: sizes must be >= 0 with at most one -1, got {shape}")
     known = int(np.prod([s for s in shape if s != -1]))
-    if (-1 in shape and (known == 0 or a.size % known)) or (-1 not in shape and known != a.size):
-        raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} ({a.size} elements) into {shape}")
+    if (-1 in shape and (known == 0 or a.numel() % known)) or (-1 not in shape and known != a.numel()):
+        raise ValueError(
+            f"reshape: cannot reshape a tensor of shape {tuple(a.shape)} ({a.numel()} elements) into {shape}"
+        )
     return Reshape.apply(a, shape=shape)
 
 
@@ -158,10 +199,33 @@ def unsqueeze(a, dim):
 
 def getitem(a, index):
     if isinstance(index, Tensor):
-        index = index.data
+        index = index.numpy()
     elif isinstance(index, tuple):
-        index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        index = tuple(i.numpy() if isinstance(i, Tensor) else i for i in index)
     return GetItem.apply(a, index=index)
+
+
+def gather(a, dim, index):
+    """Pick values along ``dim`` at ``index`` (an int64 tensor with a's number of dimensions)."""
+    index = np.asarray(index.numpy() if isinstance(index, Tensor) else index)
+    dim = _dim("gather", dim, max(a.ndim, 1))
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"gather: index must be an integer tensor, got dtype {index.dtype}")
+    if index.ndim != a.ndim:
+        raise ValueError(f"gather: index has {index.ndim} dimensions but the input has {a.ndim} (shape {tuple(a.shape)})")
+    for d, (n_index, n_input) in enumerate(zip(index.shape, a.shape)):
+        if d != dim and n_index > n_input:
+            raise ValueError(
+                f"gather: index shape {index.shape} is larger than the input shape {tuple(a.shape)} in dimension {d}"
+            )
+    if index.size and (index.min() < 0 or index.max() >= a.shape[dim]):
+        bad = index.max() if index.max() >= a.shape[dim] else index.min()
+        raise IndexError(f"gather: index {bad} is out of bounds for dimension {dim} with size {a.shape[dim]}")
+    return Gather.apply(a, index, dim=dim)
+
+
+def clone(a):
+    return Clone.apply(a)
 
 
 def _check_joinable(name, tensors, dim, same_ndim_only):

@@ -10,10 +10,13 @@ model can train different layers at different rates:
 
 ``step()`` visits every parameter that has a gradient and hands it, with its group's
 hyperparameters and its own ``state`` dict (momentum buffers, moment estimates, step counts),
-to the subclass's ``_update``, which changes ``p.data`` in place. Parameters whose ``grad`` is
-``None`` (frozen, or unused in this forward pass) are left untouched and get no state.
+to the subclass's ``_update``, which changes the parameter's array in place. Parameters whose
+``grad`` is ``None`` (frozen, or unused in this forward pass) are left untouched and get no state.
 
 The update works on the ndarrays directly, so it records no graph: the parameters stay leaves.
+Each update counts as an in-place change of the parameter (its version goes up), so a
+``backward`` through a graph recorded before the step is refused instead of silently
+differentiating the old weights.
 """
 
 import copy
@@ -151,7 +154,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 elif p.grad is not None:
-                    _array(p.grad).fill(0)
+                    p.grad.numpy().fill(0)
 
     def step(self, closure=None):
         """Update every parameter that has a gradient; return ``closure()``'s loss when given.
@@ -167,12 +170,13 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                self._update(p.data, self._gradient(p), self.state[p], group)
+                self._update(p.numpy(), self._gradient(p), self.state[p], group)
+                p._version.value += 1
         return loss
 
     def _gradient(self, p):
         """``p.grad`` as an ndarray in the parameter's dtype, so the update never changes dtype."""
-        grad = _array(p.grad)
+        grad = np.asarray(p.grad)
         if grad.shape != p.shape:
             raise ValueError(f"{self._name}: a parameter of shape {p.shape} has a gradient of shape {grad.shape}")
         return grad.astype(p.dtype, copy=False)
@@ -255,11 +259,6 @@ class Optimizer:
                 f"{value.shape} but the parameter has shape {param.shape}"
             )
         return value.astype(param.dtype, copy=True)
-
-
-def _array(grad):
-    """Gradients are ndarrays; accept a Tensor too, as a PyTorch habit (``p.grad = tensor(...)``)."""
-    return grad.data if isinstance(grad, Tensor) else grad
 
 
 def _describe(value):
