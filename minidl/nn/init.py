@@ -27,8 +27,14 @@ from minidl.tensor import Tensor
 
 
 def _array(tensor, name):
-    """The array to fill in place: a Tensor's (or Parameter's) ``data``, or the ndarray itself."""
-    array = tensor.data if isinstance(tensor, Tensor) else tensor
+    """The array to fill in place: a Tensor's (or Parameter's) values, or the ndarray itself.
+
+    Filling a Tensor counts as an in-place change of it (its version goes up), as in PyTorch.
+    """
+    array = tensor
+    if isinstance(tensor, Tensor):
+        array = tensor.numpy()
+        tensor._version.value += 1
     if not isinstance(array, np.ndarray):
         raise TypeError(f"{name}: expected a Tensor, Parameter or ndarray, got {type(tensor).__name__}")
     if array.dtype.kind != "f":
