@@ -20,7 +20,7 @@ def _running_statistic(name, value, channels):
     """The ndarray behind a running statistic (so that in-place updates reach the caller's array)."""
     if value is None:
         return None
-    array = value.data if isinstance(value, Tensor) else value
+    array = value.numpy() if isinstance(value, Tensor) else value
     if not isinstance(array, np.ndarray):
         raise TypeError(
             f"batch_norm: {name} must be an ndarray or a Tensor (it is updated in place), "
