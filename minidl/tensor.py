@@ -534,11 +534,12 @@ class Tensor:
     def __xor__(self, other):
         return Tensor(self._data ^ np.asarray(_value(other)))
 
-    def any(self, dim=None, keepdim=False):
-        return Tensor(np.any(self._data, axis=dim, keepdims=keepdim))
+    # ``out`` and ``keepdims`` let NumPy's np.any(t) / np.all(t), which call these methods, work.
+    def any(self, dim=None, keepdim=False, *, axis=None, out=None, keepdims=None):
+        return Tensor(np.any(self._data, axis=_dim(dim, axis), keepdims=_keep(keepdim, keepdims), out=out))
 
-    def all(self, dim=None, keepdim=False):
-        return Tensor(np.all(self._data, axis=dim, keepdims=keepdim))
+    def all(self, dim=None, keepdim=False, *, axis=None, out=None, keepdims=None):
+        return Tensor(np.all(self._data, axis=_dim(dim, axis), keepdims=_keep(keepdim, keepdims), out=out))
 
     # ------------------------------------------------------------------ methods
     def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None, dtype=None):
@@ -559,6 +560,17 @@ class Tensor:
     def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         """The smallest value; with ``dim``, the named tuple ``(values, indices)`` along it."""
         return ops.min(self, _dim(dim, axis), _keep(keepdim, keepdims))
+
+    def var(self, dim=None, keepdim=False, *, correction=1, unbiased=None):
+        """The variance over ``dim``, divided by n - correction (PyTorch's default: n - 1)."""
+        if unbiased is not None:
+            correction = int(unbiased)
+        mean = self.mean(dim, keepdim=True)
+        count = self.numel() // max(mean.numel(), 1)
+        return ((self - mean) ** 2).sum(dim, keepdim) / max(count - correction, 0)
+
+    def std(self, dim=None, keepdim=False, *, correction=1, unbiased=None):
+        return self.var(dim, keepdim, correction=correction, unbiased=unbiased).sqrt()
 
     def amax(self, dim=(), keepdim=False):
         return ops.amax(self, None if dim == () else dim, keepdim)

@@ -59,7 +59,7 @@ def test_each_score_is_the_classifier_on_one_crop():
 
 def test_the_original_is_left_untouched():
     model = lenet5()
-    weights = model.classifier.fc1.weight.data.copy()
+    weights = model.classifier.fc1.weight.numpy().copy()
     fcn = to_fully_convolutional(model, (1, 28, 28))
     fcn.classifier.fc1.weight.data[...] = 0.0
     fcn.features.conv1.weight.data[...] = 0.0

@@ -46,7 +46,7 @@ ALL_CNN_C_PARAMETERS = 1_369_738
 
 
 def count(model):
-    return sum(p.size for p in model.parameters())
+    return sum(p.numel() for p in model.parameters())
 
 
 def layout(model):
@@ -137,7 +137,7 @@ class TestAlexNet:
         # 160x160 leaves a 4x4 map, which the adaptive pool spreads over 6x6 in overlapping windows
         x = images((2, 3, 160, 160), seed=5)
         with torch.no_grad():
-            expected = reference.eval()(torch.from_numpy(x.data)).numpy()
+            expected = reference.eval()(torch.from_numpy(x.numpy())).numpy()
         with md.no_grad():
             np.testing.assert_allclose(alexnet_model.eval()(x).data, expected, atol=1e-5, rtol=0)
 
@@ -186,7 +186,7 @@ class TestAlexNetOriginal:
     def test_grouped_over_two_gpus_it_has_the_papers_sixty_million(self, alexnet_original_model):
         # The paper split conv2, conv4 and conv5 over two GPUs (groups=2), halving their weights.
         features = alexnet_original_model.features
-        halved = sum(layer.weight.size // 2 for layer in (features.conv2, features.conv4, features.conv5))
+        halved = sum(layer.weight.numel() // 2 for layer in (features.conv2, features.conv4, features.conv5))
         assert count(alexnet_original_model) - halved == 60_965_224
 
     def test_trains_at_its_smallest_size(self):

@@ -12,7 +12,7 @@ LENET5_PARAMETERS = 156 + 2416 + 48120 + 10164 + 850
 
 
 def count(model):
-    return sum(p.size for p in model.parameters())
+    return sum(p.numel() for p in model.parameters())
 
 
 def test_lenet5_has_the_published_parameter_count_and_readable_names():

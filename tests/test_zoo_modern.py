@@ -29,7 +29,7 @@ IMAGENET_BUILDERS = {
 
 
 def count(model):
-    return sum(p.size for p in model.parameters())
+    return sum(p.numel() for p in model.parameters())
 
 
 def keys_and_shapes(model):
@@ -95,7 +95,7 @@ def conv_multiply_adds(module, x):
 
     def count_conv(conv, inputs, output):
         per_output = conv.in_channels // conv.groups * conv.kernel_size[0] * conv.kernel_size[1]
-        total.append(output.size * per_output)
+        total.append(output.numel() * per_output)
 
     handles = [m.register_forward_hook(count_conv) for m in module.modules() if isinstance(m, nn.Conv2d)]
     with md.no_grad():

@@ -166,10 +166,10 @@ def _linear_to_conv(linear, flattened_map):
     out_features, in_features = linear.weight.shape
     channels, height, width = flattened_map if flattened_map is not None else (in_features, 1, 1)
     conv = nn.Conv2d(channels, out_features, (height, width), bias=linear.bias is not None)
-    conv.weight.data = linear.weight.data.reshape(out_features, channels, height, width).copy()
+    conv.weight.data = linear.weight.numpy().reshape(out_features, channels, height, width).copy()
     conv.weight.requires_grad = linear.weight.requires_grad
     if linear.bias is not None:
-        conv.bias.data = linear.bias.data.copy()
+        conv.bias.data = linear.bias.numpy().copy()
         conv.bias.requires_grad = linear.bias.requires_grad
     return conv
 
