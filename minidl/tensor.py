@@ -492,6 +492,39 @@ class Tensor:
     def __neg__(self):
         return ops.neg(self)
 
+    def __abs__(self):
+        return ops.abs(self)
+
+    # ``t += x``: in place, as in PyTorch, so every alias (``w = model.weight.data``) sees the
+    # change. A tensor inside a recorded graph cannot be changed in place here; for it ``+=``
+    # makes a new tensor (the same values and gradients as PyTorch's in-place op).
+    def _in_place(self, method, operator, other):
+        if is_grad_enabled() and self.requires_grad and not self.is_leaf:
+            return operator(self, other)
+        return method(other)
+
+    def __iadd__(self, other):
+        return self._in_place(self.add_, Tensor.__add__, other)
+
+    def __isub__(self, other):
+        return self._in_place(self.sub_, Tensor.__sub__, other)
+
+    def __imul__(self, other):
+        return self._in_place(self.mul_, Tensor.__mul__, other)
+
+    def __itruediv__(self, other):
+        return self._in_place(self.div_, Tensor.__truediv__, other)
+
+    # Integer division and remainder carry no gradient (as in PyTorch, whose derivative is 0 a.e.).
+    def __floordiv__(self, other):
+        return Tensor(self._data // np.asarray(_value(other)))
+
+    def __rfloordiv__(self, other):
+        return Tensor(np.asarray(_value(other)) // self._data)
+
+    def __mod__(self, other):
+        return Tensor(self._data % np.asarray(_value(other)))
+
     def __getitem__(self, index):
         return ops.getitem(self, index)
 
@@ -550,7 +583,7 @@ class Tensor:
 
     def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         if self.dtype.kind not in "fc":
-            raise TypeError(f"mean: needs a floating point tensor, got {self.dtype}; use .float().mean()")
+            raise RuntimeError(f"mean: needs a floating point tensor, got {self.dtype}; use .float().mean()")
         return ops.mean(self, _dim(dim, axis), _keep(keepdim, keepdims))
 
     def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
