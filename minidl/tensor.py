@@ -363,6 +363,11 @@ class Tensor:
                 "wrap the change in `with minidl.no_grad():` (as an optimiser does) or use the "
                 "out-of-place operation"
             )
+        if not self._data.flags.writeable:
+            raise ValueError(
+                f"{name}: this tensor's array is read-only (it shares memory with a read-only NumPy "
+                "array, e.g. from np.broadcast_to or a memory-mapped file); change a clone() instead"
+            )
         self._version.value += 1
 
     def _set(self, name, values):

@@ -516,3 +516,67 @@ def test_numpy_float64_scalars_do_not_upcast():
     x = md.tensor([1.0, 2.0], requires_grad=True)
     for out in (np.float64(2.0) * x, x * np.float64(2.0), np.float64(1.0) - x, x / np.float64(3.0)):
         assert isinstance(out, md.Tensor) and out.dtype == np.float32
+
+
+# ---------------------------------------------------------------- in-place changes and versions
+def test_in_place_change_of_a_read_only_array_names_the_operation():
+    array = np.zeros(3, dtype=np.float32)
+    array.flags.writeable = False
+    t = md.from_numpy(array)
+    with pytest.raises(ValueError, match="zero_: this tensor's array is read-only.*clone"):
+        t.zero_()
+    assert t.clone().zero_().numpy().flags.writeable
+
+
+@pytest.mark.parametrize("change", [
+    lambda x: x.zero_(), lambda x: x.fill_(2.0), lambda x: x.copy_(np.ones(3)), lambda x: x.add_(1.0),
+    lambda x: x.mul_(2.0), lambda x: x.clamp_(0.0, 0.5), lambda x: x.__setitem__(0, 4.0),
+    lambda x: x.data.add_(1.0), lambda x: x.detach().zero_(),
+])
+def test_every_in_place_change_of_a_saved_input_is_refused_at_backward(change):
+    w = md.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x = md.tensor([0.5, -1.0, 2.0])
+    loss = (w * x).sum()
+    with md.no_grad():
+        change(x)
+    with pytest.raises(RuntimeError, match=r"input 1 \(shape \(3,\)\) of Mul was modified by an in-place operation"):
+        loss.backward()
+    assert w.grad is None
+
+
+def test_an_in_place_change_of_a_saved_output_is_refused():
+    x = md.tensor([0.5, -1.0], requires_grad=True)
+    y = x.exp()  # exp saves its output for the backward
+    z = y.sum()
+    with md.no_grad():
+        y.mul_(0.0)
+    with pytest.raises(RuntimeError, match="was modified by an in-place operation"):
+        z.backward()
+
+
+def test_changes_before_the_forward_pass_are_fine():
+    w = md.tensor([1.0, 2.0], requires_grad=True)
+    with md.no_grad():
+        w.mul_(2.0)
+    (w * w).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [4.0, 8.0])
+
+
+def test_grad_is_a_tensor_and_assignment_checks_the_shape():
+    x = md.tensor([1.0, 2.0], requires_grad=True)
+    (x * 3).sum().backward()
+    assert isinstance(x.grad, md.Tensor) and x.grad.dtype == np.float32
+    x.grad = np.zeros(2)  # an ndarray stays a convenience, cast to the tensor's dtype
+    assert isinstance(x.grad, md.Tensor) and x.grad.dtype == np.float32
+    with pytest.raises(ValueError, match=r"gradient of shape \(3,\) to a tensor of shape \(2,\)"):
+        x.grad = np.zeros(3)
+
+
+def test_data_is_a_tensor_sharing_memory_outside_the_graph():
+    x = md.tensor([[1.0, 5.0], [7.0, 2.0]], requires_grad=True)
+    d = x.data
+    assert isinstance(d, md.Tensor) and not d.requires_grad and np.shares_memory(d.numpy(), x.numpy())
+    values, indices = x.data.max(1)  # NumPy's max(1) gave values only: the trap of ``_, pred = max(out.data, 1)``
+    np.testing.assert_array_equal(indices.numpy(), [1, 0])
+    x.data = np.zeros((2, 2), dtype=np.float32)  # assigning replaces the values
+    np.testing.assert_array_equal(x.numpy(), 0.0)
