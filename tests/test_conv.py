@@ -236,7 +236,7 @@ def test_conv2d_matches_torch(config, dtype, atol, rtol):
     out = F.conv2d(x, w, b, **config.options())
     expected = torch.nn.functional.conv2d(tx, tw, tb, **config.options())
     assert out.dtype == dtype
-    np.testing.assert_allclose(out.data, expected.detach().numpy(), atol=atol, rtol=rtol)
+    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), atol=atol, rtol=rtol)
 
     dout = np.random.default_rng(1).standard_normal(out.shape).astype(dtype)
     out.backward(dout)
@@ -299,7 +299,7 @@ def test_same_padding_with_even_kernel_pads_the_extra_pixel_bottom_right():
     expected = [[0 + 1 + 3 + 4, 1 + 2 + 4 + 5, 2 + 5],
                 [3 + 4 + 6 + 7, 4 + 5 + 7 + 8, 5 + 8],
                 [6 + 7, 7 + 8, 8]]
-    np.testing.assert_array_equal(out.data[0, 0], expected)
+    np.testing.assert_array_equal(out.numpy()[0, 0], expected)
 
 
 @pytest.mark.parametrize("pair", [CONV_PAIR, TRANSPOSE_PAIR, NAIVE_PAIR], ids=["conv2d", "conv_transpose2d", "naive"])
@@ -350,7 +350,7 @@ def test_conv_transpose2d_matches_torch(config, dtype, atol, rtol):
     out = F.conv_transpose2d(x, w, b, *config.positional())
     expected = torch.nn.functional.conv_transpose2d(tx, tw, tb, *config.positional())
     assert out.dtype == dtype
-    np.testing.assert_allclose(out.data, expected.detach().numpy(), atol=atol, rtol=rtol)
+    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), atol=atol, rtol=rtol)
 
     dout = np.random.default_rng(1).standard_normal(out.shape).astype(dtype)
     out.backward(dout)

@@ -22,7 +22,7 @@ class Scale(nn.Module):
         self.register_buffer("scratch", np.zeros(n, dtype=np.float32), persistent=False)
 
     def forward(self, x):
-        self.calls.data += 1
+        self.calls.add_(1)
         return x * self.gain + self.shift
 
 
@@ -82,7 +82,7 @@ def test_assigning_a_buffer_name_updates_the_buffer():
     m = Scale(2)
     m.scratch = np.full(2, 7.0, dtype=np.float32)
     assert isinstance(m.scratch, md.Tensor)
-    np.testing.assert_array_equal(m.scratch.data, [7.0, 7.0])
+    np.testing.assert_array_equal(m.scratch.numpy(), [7.0, 7.0])
     assert list(dict(m.named_buffers())) == ["calls", "scratch"]
 
 
@@ -238,30 +238,30 @@ def test_dropout_follows_the_mode_of_its_model(rng):
     model = nn.Sequential(nn.Identity(), nn.Dropout(0.5))
     x = md.tensor(np.ones((50, 40), dtype=np.float32))
     md.manual_seed(0)
-    y = model(x).data
+    y = model(x).numpy()
     assert set(np.unique(y)) == {0.0, 2.0}  # kept values are scaled by 1/(1-p)
-    np.testing.assert_array_equal(model.eval()(x).data, x.data)
+    np.testing.assert_array_equal(model.eval()(x).numpy(), x.numpy())
 
 
 def test_batch_norm_uses_batch_statistics_in_training_and_running_ones_in_eval(rng):
     model = nn.Sequential(nn.BatchNorm2d(3, momentum=0.5)).double()
     bn = model[0]
     x = md.tensor(rng.normal(2.0, 3.0, (8, 3, 4, 4)))
-    y = model(x).data
+    y = model(x).numpy()
     np.testing.assert_allclose(y.mean(axis=(0, 2, 3)), 0, atol=1e-12)
     np.testing.assert_allclose(y.std(axis=(0, 2, 3)), 1, atol=1e-4)
     assert bn.num_batches_tracked.item() == 1
-    m = x.data.shape[0] * 16
-    np.testing.assert_allclose(bn.running_mean.data, 0.5 * x.data.mean(axis=(0, 2, 3)), rtol=1e-6)
-    np.testing.assert_allclose(bn.running_var.data, 0.5 + 0.5 * x.data.var(axis=(0, 2, 3)) * m / (m - 1), rtol=1e-6)
+    m = x.numpy().shape[0] * 16
+    np.testing.assert_allclose(bn.running_mean.numpy(), 0.5 * x.numpy().mean(axis=(0, 2, 3)), rtol=1e-6)
+    np.testing.assert_allclose(bn.running_var.numpy(), 0.5 + 0.5 * x.numpy().var(axis=(0, 2, 3)) * m / (m - 1), rtol=1e-6)
 
     model.eval()
-    running_mean, running_var = bn.running_mean.data.copy(), bn.running_var.data.copy()
-    y = model(x).data
-    expected = (x.data - running_mean[:, None, None]) / np.sqrt(running_var[:, None, None] + bn.eps)
+    running_mean, running_var = bn.running_mean.numpy().copy(), bn.running_var.numpy().copy()
+    y = model(x).numpy()
+    expected = (x.numpy() - running_mean[:, None, None]) / np.sqrt(running_var[:, None, None] + bn.eps)
     np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
     assert bn.num_batches_tracked.item() == 1  # evaluation does not count
-    np.testing.assert_array_equal(bn.running_mean.data, running_mean)
+    np.testing.assert_array_equal(bn.running_mean.numpy(), running_mean)
 
 
 def test_zero_grad_forgets_gradients(rng):
@@ -299,7 +299,7 @@ def test_apply_can_reinitialise_layers():
             nn.init.zeros_(m.weight)
 
     net.apply(zero_linear)
-    assert all(not m.weight.data.any() for m in net.modules() if isinstance(m, nn.Linear))
+    assert all(not m.weight.numpy().any() for m in net.modules() if isinstance(m, nn.Linear))
 
 
 def test_double_and_float_convert_parameters_and_float_buffers_in_place():
@@ -331,7 +331,7 @@ def test_state_dict_holds_copies_of_parameters_and_persistent_buffers():
     assert list(state) == ["gain", "shift", "calls"]  # "scratch" is not persistent
     assert all(isinstance(v, np.ndarray) for v in state.values())
     state["gain"][:] = 5
-    np.testing.assert_array_equal(m.gain.data, [1, 1])
+    np.testing.assert_array_equal(m.gain.numpy(), [1, 1])
 
 
 def test_nested_state_dict_round_trip_reproduces_outputs(rng):
@@ -344,7 +344,7 @@ def test_nested_state_dict_round_trip_reproduces_outputs(rng):
     result = target.load_state_dict(source.state_dict())
     assert result.missing_keys == [] and result.unexpected_keys == []
     assert target.features[0].weight is weight  # loaded in place
-    np.testing.assert_array_equal(target(x).data, source(x).data)
+    np.testing.assert_array_equal(target(x).numpy(), source(x).numpy())
     for (key, a), b in zip(source.state_dict().items(), target.state_dict().values()):
         np.testing.assert_array_equal(a, b, err_msg=key)
 
@@ -353,7 +353,7 @@ def test_load_state_dict_casts_to_the_models_dtype():
     m = nn.Linear(2, 2)
     m.load_state_dict({"weight": np.eye(2, dtype=np.float64), "bias": np.zeros(2, dtype=np.float64)})
     assert m.weight.dtype == np.float32
-    np.testing.assert_array_equal(m.weight.data, np.eye(2))
+    np.testing.assert_array_equal(m.weight.numpy(), np.eye(2))
 
 
 def test_load_state_dict_reports_every_problem_at_once_and_changes_nothing():
@@ -380,7 +380,7 @@ def test_non_strict_loading_skips_missing_and_unexpected_keys():
     m = nn.Linear(2, 3)
     result = m.load_state_dict({"weight": np.ones((3, 2)), "extra": np.zeros(1)}, strict=False)
     assert result == nn.IncompatibleKeys(missing_keys=["bias"], unexpected_keys=["extra"])
-    np.testing.assert_array_equal(m.weight.data, np.ones((3, 2)))
+    np.testing.assert_array_equal(m.weight.numpy(), np.ones((3, 2)))
 
 
 def test_shape_mismatch_is_an_error_even_when_not_strict():
@@ -399,7 +399,7 @@ def test_loading_a_pytorch_state_dict_reproduces_its_outputs(rng):
     ours.load_state_dict({key: value.numpy() for key, value in theirs.state_dict().items()})
     x = rng.standard_normal((2, 3, 4, 4)).astype(np.float32)
     expected = theirs(torch.from_numpy(x)).detach().numpy()
-    np.testing.assert_allclose(ours(md.tensor(x)).data, expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ours(md.tensor(x)).numpy(), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_pytorch_accepts_our_state_dict():
@@ -407,7 +407,7 @@ def test_pytorch_accepts_our_state_dict():
     ours = Net()
     theirs = torch_net(torch)
     theirs.load_state_dict({key: torch.from_numpy(value) for key, value in ours.state_dict().items()})
-    np.testing.assert_array_equal(theirs.classifier[1].weight.detach().numpy(), ours.classifier[1].weight.data)
+    np.testing.assert_array_equal(theirs.classifier[1].weight.detach().numpy(), ours.classifier[1].weight.numpy())
 
 
 @given(widths=st.lists(st.integers(1, 4), min_size=2, max_size=5))
@@ -431,7 +431,7 @@ def test_sequential_chains_its_modules(rng):
     model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
     x = image(rng, 5, 3)
     expected = model[2](model[1](model[0](x)))
-    np.testing.assert_array_equal(model(x).data, expected.data)
+    np.testing.assert_array_equal(model(x).numpy(), expected.numpy())
 
 
 def test_sequential_from_ordered_dict_keeps_names():
@@ -504,9 +504,9 @@ def test_deepcopy_gives_an_independent_model(rng):
     net = Net().eval()
     clone = copy.deepcopy(net)
     x = image(rng, 1, 3, 4, 4)
-    np.testing.assert_array_equal(clone(x).data, net(x).data)
-    clone.features[0].weight.data[...] = 0
-    assert net.features[0].weight.data.any()
+    np.testing.assert_array_equal(clone(x).numpy(), net(x).numpy())
+    clone.features[0].weight.numpy()[...] = 0
+    assert net.features[0].weight.numpy().any()
 
 
 def test_parameter_repr_and_default_requires_grad():

@@ -34,12 +34,12 @@ def test_forward_hook_sees_the_activations(rng):
     seen = {}
     for name, module in model.named_children():
         if isinstance(module, nn.ReLU):
-            module.register_forward_hook(lambda m, inputs, output, name=name: seen.update({name: output.data}))
+            module.register_forward_hook(lambda m, inputs, output, name=name: seen.update({name: output.numpy()}))
     x = tensor(rng, 5, 4)
     model(x)
-    hidden = np.maximum(x.data @ model[0].weight.data.T + model[0].bias.data, 0)
+    hidden = np.maximum(x.numpy() @ model[0].weight.numpy().T + model[0].bias.numpy(), 0)
     np.testing.assert_allclose(seen["1"], hidden, atol=1e-12)
-    np.testing.assert_allclose(seen["3"], np.maximum(hidden @ model[2].weight.data.T + model[2].bias.data, 0),
+    np.testing.assert_allclose(seen["3"], np.maximum(hidden @ model[2].weight.numpy().T + model[2].bias.numpy(), 0),
                                atol=1e-12)
 
 
@@ -53,12 +53,12 @@ def test_forward_hook_receives_the_inputs_tuple_and_can_replace_the_output(rng):
         return output * 0
 
     handle = model[0].register_forward_hook(zero_first_layer)
-    out = model(x).data
+    out = model(x).numpy()
     assert received[0][0] is x
     # With a zero hidden layer only the second layer's bias is left.
-    np.testing.assert_allclose(out, np.broadcast_to(model[2].bias.data, (2, 3)), atol=1e-12)
+    np.testing.assert_allclose(out, np.broadcast_to(model[2].bias.numpy(), (2, 3)), atol=1e-12)
     handle.remove()
-    assert not np.allclose(model(x).data, out)
+    assert not np.allclose(model(x).numpy(), out)
     assert len(received) == 1
 
 
@@ -70,9 +70,9 @@ def test_forward_pre_hook_sees_and_replaces_the_inputs(rng):
     handle = layer.register_forward_pre_hook(lambda m, inputs: inputs[0] * 2)  # a single value is wrapped
     out = layer(x)
     assert seen[0][0] is x
-    np.testing.assert_allclose(out.data, 2 * x.data @ layer.weight.data.T + layer.bias.data, atol=1e-12)
+    np.testing.assert_allclose(out.numpy(), 2 * x.numpy() @ layer.weight.numpy().T + layer.bias.numpy(), atol=1e-12)
     handle.remove()
-    np.testing.assert_allclose(layer(x).data, x.data @ layer.weight.data.T + layer.bias.data, atol=1e-12)
+    np.testing.assert_allclose(layer(x).numpy(), x.numpy() @ layer.weight.numpy().T + layer.bias.numpy(), atol=1e-12)
 
 
 def test_pre_hook_runs_before_forward_hook_and_passes_on_new_inputs(rng):
@@ -97,9 +97,9 @@ def test_backward_hook_sees_grad_output_and_grad_input(rng):
     assert isinstance(grad_input, tuple) and len(grad_input) == 1
     assert isinstance(grad_output, tuple) and len(grad_output) == 1
     np.testing.assert_allclose(grad_output[0], upstream, atol=1e-12)
-    np.testing.assert_allclose(grad_input[0], upstream @ layer.weight.data, atol=1e-12)  # dx = dout W
-    np.testing.assert_allclose(x.grad, upstream @ layer.weight.data, atol=1e-12)
-    np.testing.assert_allclose(layer.weight.grad, upstream.T @ x.data, atol=1e-12)  # parameters unaffected
+    np.testing.assert_allclose(grad_input[0], upstream @ layer.weight.numpy(), atol=1e-12)  # dx = dout W
+    np.testing.assert_allclose(x.grad, upstream @ layer.weight.numpy(), atol=1e-12)
+    np.testing.assert_allclose(layer.weight.grad, upstream.T @ x.numpy(), atol=1e-12)  # parameters unaffected
 
 
 def guided_relu(module, grad_input, grad_output):
@@ -124,7 +124,7 @@ def test_relu_backward_rules(rng, rule, expected):
     x = tensor(rng, 6, 5, requires_grad=True)
     g = rng.standard_normal((6, 5))
     relu(x).backward(g)
-    np.testing.assert_array_equal(x.grad, expected(x.data, g))
+    np.testing.assert_array_equal(x.grad, expected(x.numpy(), g))
 
 
 def test_guided_backprop_through_a_network_matches_a_hand_computation(rng):
@@ -134,8 +134,8 @@ def test_guided_backprop_through_a_network_matches_a_hand_computation(rng):
             module.register_full_backward_hook(guided_relu)
     x = tensor(rng, 2, 4, requires_grad=True)
     model(x)[:, 1].sum().backward()  # gradient of class 1's score
-    w1, b1, w2 = model[0].weight.data, model[0].bias.data, model[2].weight.data
-    pre_activation = x.data @ w1.T + b1
+    w1, b1, w2 = model[0].weight.numpy(), model[0].bias.numpy(), model[2].weight.numpy()
+    pre_activation = x.numpy() @ w1.T + b1
     grad_hidden = np.tile(w2[1], (2, 1))                      # d score / d hidden
     grad_pre = np.maximum(grad_hidden, 0) * (pre_activation > 0)  # the guided ReLU rule
     np.testing.assert_allclose(x.grad, grad_pre @ w1, atol=1e-12)
@@ -148,7 +148,7 @@ def test_removed_backward_hook_no_longer_changes_gradients(rng):
     x = tensor(rng, 3, 3, requires_grad=True)
     g = -np.ones((3, 3))
     relu(x).backward(g)
-    np.testing.assert_array_equal(x.grad, g * (x.data > 0))
+    np.testing.assert_array_equal(x.grad, g * (x.numpy() > 0))
 
 
 def test_backward_hooks_chain_each_seeing_the_previous_replacement(rng):
@@ -175,14 +175,14 @@ def test_backward_hook_of_a_multi_input_module_gets_one_gradient_per_argument(rn
 
     module.register_full_backward_hook(hook)
     out = module(a, b, 2.0)
-    np.testing.assert_allclose(out.data, a.data * b.data * 2.0, atol=1e-12)
+    np.testing.assert_allclose(out.numpy(), a.numpy() * b.numpy() * 2.0, atol=1e-12)
     out.backward(g)
     (grad_input, grad_output), = calls
     assert len(grad_input) == 3 and grad_input[2] is None  # the number 2.0 has no gradient
     np.testing.assert_allclose(grad_output[0], g, atol=1e-12)
-    np.testing.assert_allclose(grad_input[0], g * b.data * 2, atol=1e-12)
-    np.testing.assert_allclose(grad_input[1], (g * a.data * 2).sum(axis=0), atol=1e-12)
-    np.testing.assert_allclose(a.grad, g * b.data * 2, atol=1e-12)
+    np.testing.assert_allclose(grad_input[0], g * b.numpy() * 2, atol=1e-12)
+    np.testing.assert_allclose(grad_input[1], (g * a.numpy() * 2).sum(axis=0), atol=1e-12)
+    np.testing.assert_allclose(a.grad, g * b.numpy() * 2, atol=1e-12)
     np.testing.assert_array_equal(b.grad, np.zeros(3))
 
 
@@ -194,7 +194,7 @@ def test_multi_input_module_with_only_some_inputs_requiring_grad(rng):
     module.register_full_backward_hook(lambda m, gi, go: calls.append(gi))
     module(a, b, 1.0).backward(np.ones((2, 3)))
     assert calls[0][1] is None and calls[0][2] is None
-    np.testing.assert_allclose(calls[0][0], np.broadcast_to(b.data, (2, 3)), atol=1e-12)
+    np.testing.assert_allclose(calls[0][0], np.broadcast_to(b.numpy(), (2, 3)), atol=1e-12)
 
 
 def test_backward_hook_without_input_gradients_still_sees_grad_output(rng):

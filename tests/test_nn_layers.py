@@ -49,7 +49,7 @@ def compare_with_torch(ours, theirs, x, dtype, rng):
     x_ours = md.tensor(x, requires_grad=True)
     x_theirs = torch.tensor(x, requires_grad=True)
     out_ours, out_theirs = ours(x_ours), theirs(x_theirs)
-    assert_close(out_ours.data, out_theirs.detach().numpy(), dtype, "output")
+    assert_close(out_ours.numpy(), out_theirs.detach().numpy(), dtype, "output")
     upstream = rng.standard_normal(out_ours.shape).astype(dtype)
     out_ours.backward(upstream)
     out_theirs.backward(torch.from_numpy(upstream))
@@ -57,7 +57,7 @@ def compare_with_torch(ours, theirs, x, dtype, rng):
     for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
         assert_close(p.grad, q.grad.numpy(), dtype, f"gradient of {name}")
     for (name, b), (_, c) in zip(ours.named_buffers(), theirs.named_buffers()):
-        np.testing.assert_allclose(b.data, c.numpy(), rtol=0, atol=ATOL[dtype] * 10, err_msg=name)
+        np.testing.assert_allclose(b.numpy(), c.numpy(), rtol=0, atol=ATOL[dtype] * 10, err_msg=name)
 
 
 def torch_separable(tnn, c, f, k, **conv):
@@ -186,8 +186,8 @@ def test_conv_transpose_output_size_undoes_a_strided_conv(rng):
         assert y.shape == (1, 3, 4, 4)
         out = up(y, output_size=x.shape)
         assert out.shape == x.shape
-        expected = theirs(torch.from_numpy(y.data), output_size=list(size)).detach().numpy()
-        assert_close(out.data, expected, np.float32)
+        expected = theirs(torch.from_numpy(y.numpy()), output_size=list(size)).detach().numpy()
+        assert_close(out.numpy(), expected, np.float32)
     with pytest.raises(ValueError, match="requested output height 9, but for an input height of 4 the valid "
                                          "sizes are 7 to 8"):
         up(y, output_size=(9, 8))
@@ -213,15 +213,15 @@ def test_max_pool_indices_and_unpool_match_torch(rng):
     pool, unpool = nn.MaxPool2d(2, return_indices=True), nn.MaxUnpool2d(2)
     out, indices = pool(md.tensor(x, requires_grad=True))
     t_out, t_indices = torch.nn.MaxPool2d(2, return_indices=True)(torch.tensor(x))
-    np.testing.assert_array_equal(indices.data, t_indices.numpy())
-    assert_close(out.data, t_out.numpy(), np.float64)
+    np.testing.assert_array_equal(indices.numpy(), t_indices.numpy())
+    assert_close(out.numpy(), t_out.numpy(), np.float64)
 
     restored = unpool(out, indices, output_size=x.shape)
     expected = torch.nn.MaxUnpool2d(2)(t_out, t_indices, output_size=x.shape)
     assert restored.shape == x.shape
-    assert_close(restored.data, expected.numpy(), np.float64)
+    assert_close(restored.numpy(), expected.numpy(), np.float64)
     # Unpooling puts each maximum back where it was: pooling again finds the same values.
-    assert_close(pool(restored)[0].data, out.data, np.float64)
+    assert_close(pool(restored)[0].numpy(), out.numpy(), np.float64)
 
 
 def test_unpool_gradient(rng):
@@ -241,7 +241,7 @@ def test_batch_norm_running_statistics_match_torch_over_several_steps(rng):
             ours(md.tensor(x))
             theirs(torch.from_numpy(x))
         for (name, b), c in zip(ours.named_buffers(), theirs.buffers()):
-            np.testing.assert_allclose(b.data, c.numpy(), rtol=1e-6, err_msg=f"{name}, momentum={momentum}")
+            np.testing.assert_allclose(b.numpy(), c.numpy(), rtol=1e-6, err_msg=f"{name}, momentum={momentum}")
         assert ours.num_batches_tracked.item() == 3
 
 
@@ -270,19 +270,19 @@ def test_dropout_training_statistics_and_gradient():
     drop = nn.Dropout(p)
     x = md.tensor(np.ones(n, dtype=np.float32), requires_grad=True)
     out = drop(x)
-    kept = out.data != 0
+    kept = out.numpy() != 0
     # The number dropped is Binomial(n, p): within 5 standard deviations of n p.
     assert abs((~kept).sum() - n * p) <= 5 * np.sqrt(n * p * (1 - p))
-    np.testing.assert_allclose(out.data[kept], 1 / (1 - p), rtol=1e-6)  # inverted dropout
+    np.testing.assert_allclose(out.numpy()[kept], 1 / (1 - p), rtol=1e-6)  # inverted dropout
     out.backward(np.ones(n, dtype=np.float32))
     np.testing.assert_allclose(x.grad, kept / (1 - p), rtol=1e-6)  # the same mask scales the gradient
 
 
 def test_dropout_extremes_and_eval():
     x = md.tensor(np.arange(1, 7, dtype=np.float32))
-    np.testing.assert_array_equal(nn.Dropout(0.0)(x).data, x.data)
-    np.testing.assert_array_equal(nn.Dropout(1.0)(x).data, np.zeros(6))
-    np.testing.assert_array_equal(nn.Dropout(0.9).eval()(x).data, x.data)
+    np.testing.assert_array_equal(nn.Dropout(0.0)(x).numpy(), x.numpy())
+    np.testing.assert_array_equal(nn.Dropout(1.0)(x).numpy(), np.zeros(6))
+    np.testing.assert_array_equal(nn.Dropout(0.9).eval()(x).numpy(), x.numpy())
 
 
 @pytest.mark.parametrize("p", [1.5, -0.1, "0.5", True])
@@ -303,7 +303,7 @@ def test_cross_entropy_loss_matches_torch(reduction, label_smoothing, dtype, rng
     theirs = torch.nn.CrossEntropyLoss(reduction=reduction, label_smoothing=label_smoothing)
     s_ours, s_theirs = md.tensor(scores, requires_grad=True), torch.tensor(scores, requires_grad=True)
     loss_ours, loss_theirs = ours(s_ours, labels), theirs(s_theirs, torch.from_numpy(labels))
-    assert_close(loss_ours.data, loss_theirs.detach().numpy(), dtype)
+    assert_close(loss_ours.numpy(), loss_theirs.detach().numpy(), dtype)
     upstream = np.ones(loss_ours.shape, dtype=dtype)
     loss_ours.backward(upstream)
     loss_theirs.backward(torch.from_numpy(upstream))
@@ -326,7 +326,7 @@ def test_mse_loss_matches_torch(reduction, rng):
     x, y = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
     ours = nn.MSELoss(reduction=reduction)(md.tensor(x), y)
     theirs = torch.nn.MSELoss(reduction=reduction)(torch.tensor(x), torch.tensor(y))
-    assert_close(ours.data, theirs.numpy(), np.float64)
+    assert_close(ours.numpy(), theirs.numpy(), np.float64)
     assert gradcheck(lambda v: nn.MSELoss(reduction=reduction)(v, y), [x])
 
 

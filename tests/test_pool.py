@@ -167,8 +167,8 @@ def test_max_pool2d_matches_torch(config, seed, dtype, atol):
 
     assert out.dtype == dtype and ours.grad.dtype == dtype
     assert indices.dtype == np.int64 and not indices.requires_grad
-    np.testing.assert_array_equal(indices.data, expected_indices.numpy())
-    assert_close(out.data, expected.detach().numpy(), atol)
+    np.testing.assert_array_equal(indices.numpy(), expected_indices.numpy())
+    assert_close(out.numpy(), expected.detach().numpy(), atol)
     assert_close(ours.grad, theirs.grad.numpy(), atol)
 
 
@@ -181,10 +181,10 @@ def test_all_equal_input_switch_is_first_element_of_each_window(padding):
     # Every window ties; its first real element (row-major) is at row max(y*S - P, 0), likewise columns.
     rows = np.maximum(np.arange(out.shape[2]) * 2 - padding, 0)
     cols = np.maximum(np.arange(out.shape[3]) * 1 - padding, 0)
-    np.testing.assert_array_equal(indices.data[0, 0], rows[:, None] * 6 + cols)
-    np.testing.assert_array_equal(out.data, 2.0)
+    np.testing.assert_array_equal(indices.numpy()[0, 0], rows[:, None] * 6 + cols)
+    np.testing.assert_array_equal(out.numpy(), 2.0)
     _, expected = torch.nn.functional.max_pool2d(torch.tensor(x), (3, 2), (2, 1), padding, return_indices=True)
-    np.testing.assert_array_equal(indices.data, expected.numpy())
+    np.testing.assert_array_equal(indices.numpy(), expected.numpy())
 
 
 def test_backward_accumulates_where_windows_share_the_maximum():
@@ -228,25 +228,25 @@ def test_padding_never_wins_even_against_minus_infinity():
     x = np.array([[[[-inf, -inf], [1.0, -inf]]]])
     out, indices = F.max_pool2d(md.tensor(x), 2, 1, 1, return_indices=True)
     # A window of -inf points at its first real element, as in PyTorch.
-    np.testing.assert_array_equal(indices.data[0, 0], [[0, 0, 1], [2, 2, 1], [2, 2, 3]])
-    np.testing.assert_array_equal(out.data[0, 0], [[-inf, -inf, -inf], [1, 1, -inf], [1, 1, -inf]])
+    np.testing.assert_array_equal(indices.numpy()[0, 0], [[0, 0, 1], [2, 2, 1], [2, 2, 3]])
+    np.testing.assert_array_equal(out.numpy()[0, 0], [[-inf, -inf, -inf], [1, 1, -inf], [1, 1, -inf]])
     expected, expected_indices = torch.nn.functional.max_pool2d(torch.tensor(x), 2, 1, 1, return_indices=True)
-    np.testing.assert_array_equal(indices.data, expected_indices.numpy())
-    np.testing.assert_array_equal(out.data, expected.numpy())
+    np.testing.assert_array_equal(indices.numpy(), expected_indices.numpy())
+    np.testing.assert_array_equal(out.numpy(), expected.numpy())
 
 
 def test_nan_propagates_and_the_switch_points_at_it():
     torch = pytest.importorskip("torch")
     x = np.array([[[[0.0, np.nan], [3.0, 1.0]]]])
     out, indices = F.max_pool2d(md.tensor(x), 2, return_indices=True)
-    assert np.isnan(out.data).all() and indices.data.item() == 1
+    assert np.isnan(out.numpy()).all() and indices.numpy().item() == 1
     _, expected_indices = torch.nn.functional.max_pool2d(torch.tensor(x), 2, return_indices=True)
     assert expected_indices.item() == 1
 
 
 def test_stride_defaults_to_kernel_size():
     x = md.tensor(distinct_values((1, 2, 6, 4), 0))
-    np.testing.assert_array_equal(F.max_pool2d(x, (3, 2)).data, F.max_pool2d(x, (3, 2), (3, 2)).data)
+    np.testing.assert_array_equal(F.max_pool2d(x, (3, 2)).numpy(), F.max_pool2d(x, (3, 2), (3, 2)).numpy())
     assert F.max_pool2d(x, (3, 2)).shape == (1, 2, 2, 2)
 
 
@@ -267,7 +267,7 @@ def unpool_case(config, seed, size_form):
         x = x[:, :, :kept[0], :kept[1]].copy()
     pooled, indices = F.max_pool2d(md.tensor(x), **config.avg_options(), return_indices=True)
     output_size = {"default": None, "hw": x.shape[-2:], "full": x.shape}[size_form]
-    return x, pooled.data, indices, output_size, x.shape[-2:]
+    return x, pooled.numpy(), indices, output_size, x.shape[-2:]
 
 
 @pytest.mark.parametrize("dtype, atol", TOLERANCES)
@@ -284,12 +284,12 @@ def test_max_unpool2d_matches_torch(config, seed, size_form, dtype, atol):
     out = F.max_unpool2d(ours, indices, config.kernel, config.stride, config.padding, output_size)
     out.backward(dout)
     theirs = torch.tensor(values, requires_grad=True)
-    expected = torch.nn.functional.max_unpool2d(theirs, torch.tensor(indices.data), config.kernel,
+    expected = torch.nn.functional.max_unpool2d(theirs, torch.tensor(indices.numpy()), config.kernel,
                                                 config.stride, config.padding, output_size)
     expected.backward(torch.tensor(dout))
 
     assert out.dtype == dtype and ours.grad.dtype == dtype
-    assert_close(out.data, expected.detach().numpy(), atol)
+    assert_close(out.numpy(), expected.detach().numpy(), atol)
     assert_close(ours.grad, theirs.grad.numpy(), atol)
     assert indices.grad is None
 
@@ -320,17 +320,17 @@ def test_unpooling_the_pooled_maxima_puts_them_back(config, seed):
     x = distinct_values(config.x_shape, seed) + 1.0           # positive, so the zeros never win
     pooled, indices = F.max_pool2d(md.tensor(x), **config.avg_options(), return_indices=True)
     unpooled = F.max_unpool2d(pooled, indices, config.kernel, config.stride, config.padding,
-                              output_size=x.shape[-2:]).data
+                              output_size=x.shape[-2:]).numpy()
 
     n, c = x.shape[:2]
     at_switches = np.zeros(x.shape, dtype=bool)
-    at_switches.reshape(n * c, -1)[np.arange(n * c)[:, None], indices.data.reshape(n * c, -1)] = True
+    at_switches.reshape(n * c, -1)[np.arange(n * c)[:, None], indices.numpy().reshape(n * c, -1)] = True
     np.testing.assert_array_equal(unpooled != 0, at_switches)
     np.testing.assert_array_equal(unpooled[at_switches], x[at_switches])
     # Each window of the unpooled image still holds its maximum at the same place.
     again, again_indices = F.max_pool2d(md.tensor(unpooled), **config.avg_options(), return_indices=True)
-    np.testing.assert_array_equal(again.data, pooled.data)
-    np.testing.assert_array_equal(again_indices.data, indices.data)
+    np.testing.assert_array_equal(again.numpy(), pooled.numpy())
+    np.testing.assert_array_equal(again_indices.numpy(), indices.numpy())
 
 
 def test_max_unpool2d_default_size_and_stride():
@@ -338,7 +338,7 @@ def test_max_unpool2d_default_size_and_stride():
     assert out.shape == (1, 1, 4, 6)
     expected = np.zeros(24)
     expected[[0, 3, 5, 12, 14, 23]] = 1.0
-    np.testing.assert_array_equal(out.data.reshape(-1), expected)
+    np.testing.assert_array_equal(out.numpy().reshape(-1), expected)
 
 
 # ---------------------------------------------------------------------------- avg_pool2d
@@ -377,7 +377,7 @@ def test_avg_pool2d_matches_torch(config, seed, count_include_pad, dtype, atol):
     expected.backward(torch.tensor(dout))
 
     assert out.dtype == dtype and ours.grad.dtype == dtype
-    assert_close(out.data, expected.detach().numpy(), atol)
+    assert_close(out.numpy(), expected.detach().numpy(), atol)
     assert_close(ours.grad, theirs.grad.numpy(), atol)
 
 
@@ -385,8 +385,8 @@ def test_count_include_pad_chooses_the_divisor():
     ones = md.tensor(np.ones((1, 1, 3, 3)))
     # With padding counted, a corner window holds 4 ones out of 9 taps, an edge 6, the centre 9.
     counted = np.array([[4, 6, 4], [6, 9, 6], [4, 6, 4]]) / 9
-    assert_close(F.avg_pool2d(ones, 3, 1, 1).data[0, 0], counted, 1e-7)
-    np.testing.assert_array_equal(F.avg_pool2d(ones, 3, 1, 1, count_include_pad=False).data, 1.0)
+    assert_close(F.avg_pool2d(ones, 3, 1, 1).numpy()[0, 0], counted, 1e-7)
+    np.testing.assert_array_equal(F.avg_pool2d(ones, 3, 1, 1, count_include_pad=False).numpy(), 1.0)
 
 
 def test_ceil_mode_divisor_counts_the_padding_but_not_the_overhang():
@@ -398,10 +398,10 @@ def test_ceil_mode_divisor_counts_the_padding_but_not_the_overhang():
     # counted: 1 one over 2 rows. Columns alike.
     share = np.array([2 / 3, 1, 1, 1 / 2])
     out = F.avg_pool2d(ones, 3, 2, 1, ceil_mode=True)
-    assert_close(out.data[0, 0], np.outer(share, share), 1e-12)
-    assert_close(out.data, torch.nn.functional.avg_pool2d(torch.tensor(ones.data), 3, 2, 1, ceil_mode=True).numpy(),
+    assert_close(out.numpy()[0, 0], np.outer(share, share), 1e-12)
+    assert_close(out.numpy(), torch.nn.functional.avg_pool2d(torch.tensor(ones.numpy()), 3, 2, 1, ceil_mode=True).numpy(),
                  1e-12)
-    np.testing.assert_array_equal(F.avg_pool2d(ones, 3, 2, 1, ceil_mode=True, count_include_pad=False).data, 1.0)
+    np.testing.assert_array_equal(F.avg_pool2d(ones, 3, 2, 1, ceil_mode=True, count_include_pad=False).numpy(), 1.0)
 
 
 # ---------------------------------------------------------------------------- output size and ceil_mode
@@ -452,7 +452,7 @@ def test_pool_modules_pass_ceil_mode_on(make, make_torch, out_hw, dtype, atol):
     x = np.random.default_rng(0).standard_normal((2, 3, 8, 6)).astype(dtype)
     out, expected = make()(md.tensor(x)), make_torch(torch.nn)(torch.tensor(x))
     assert out.shape == (2, 3, *out_hw) == tuple(expected.shape)
-    assert_close(out.data, expected.numpy(), atol)
+    assert_close(out.numpy(), expected.numpy(), atol)
 
 
 # ---------------------------------------------------------------------------- adaptive pooling
@@ -492,7 +492,7 @@ def test_adaptive_avg_pool2d_matches_torch(case, seed, dtype, atol):
     expected.backward(torch.tensor(dout))
 
     assert out.dtype == dtype and ours.grad.dtype == dtype
-    assert_close(out.data, expected.detach().numpy(), atol)
+    assert_close(out.numpy(), expected.detach().numpy(), atol)
     assert_close(ours.grad, theirs.grad.numpy(), atol)
 
 
@@ -509,7 +509,7 @@ def test_adaptive_avg_pool2d_passes_gradcheck(case, seed):
 def test_adaptive_bins_overlap_when_the_size_does_not_divide():
     # H = 5 into 3 bins: [floor(5i/3), ceil(5(i+1)/3)) = [0, 2), [1, 4), [3, 5).
     x = md.tensor(np.arange(5.0).reshape(1, 1, 1, 5))
-    assert_close(F.adaptive_avg_pool2d(x, (1, 3)).data[0, 0, 0], [0.5, 2.0, 3.5], 1e-12)
+    assert_close(F.adaptive_avg_pool2d(x, (1, 3)).numpy()[0, 0, 0], [0.5, 2.0, 3.5], 1e-12)
 
 
 def test_global_avg_pool2d_is_the_mean_of_each_plane():
@@ -517,7 +517,7 @@ def test_global_avg_pool2d_is_the_mean_of_each_plane():
     xt = md.tensor(x, requires_grad=True)
     out = F.global_avg_pool2d(xt)
     assert out.shape == (2, 3, 1, 1)
-    assert_close(out.data, x.mean(axis=(2, 3), keepdims=True), 1e-12)
+    assert_close(out.numpy(), x.mean(axis=(2, 3), keepdims=True), 1e-12)
     dout = np.random.default_rng(1).standard_normal((2, 3, 1, 1))
     out.backward(dout)
     assert_close(xt.grad, np.broadcast_to(dout / 20, x.shape), 1e-12)

@@ -147,7 +147,7 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     """
     _check_input("max_unpool2d", input)
     kernel, stride, padding, _ = _window_args("max_unpool2d", kernel_size, stride, padding)
-    index_array = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    index_array = np.asarray(indices)
     if index_array.dtype.kind not in "iu":
         raise TypeError(f"max_unpool2d: indices must be integers (max_pool2d's switches), got dtype {index_array.dtype}")
     if index_array.shape != input.shape:

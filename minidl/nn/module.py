@@ -471,9 +471,9 @@ def _tap(tensors, on_backward):
         return [joined]
     pieces, start = [], 0
     for t in tensors:
-        piece = joined[start:start + t.size].reshape(t.shape)
+        piece = joined[start:start + t.numel()].reshape(t.shape)
         pieces.append(piece if piece.dtype == t.dtype else piece.astype(t.dtype))
-        start += t.size
+        start += t.numel()
     return pieces
 
 
