@@ -14,6 +14,7 @@ from minidl.data.download import (ChecksumError, DownloadError, check_md5, defau
                                   download_file, ensure_file, file_md5)
 from minidl.data.mnist import MNIST
 from test_data_mnist import idx_gz
+from test_files import killed_write
 
 BODY = bytes(range(256)) * 40   # 10 KiB
 BODY_MD5 = hashlib.md5(BODY).hexdigest()
@@ -221,6 +222,26 @@ def test_mnist_download_fetches_verifies_and_loads(server, tmp_path, monkeypatch
     assert listing(tmp_path / "mnist") == sorted(files)
     server.routes.clear()   # the files are now local: no network needed
     assert len(MNIST(tmp_path, train=False, checksums=checksums)) == 12
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL is POSIX")
+def test_a_download_killed_midway_is_never_read_and_is_cleaned_up(server, tmp_path, monkeypatch):
+    rng = np.random.default_rng(1)
+    files = {"t10k-images-idx3-ubyte.gz": idx_gz(rng.integers(0, 256, (3, 28, 28), dtype=np.uint8)),
+             "t10k-labels-idx1-ubyte.gz": idx_gz(np.arange(3, dtype=np.uint8))}
+    for name, content in files.items():
+        server.routes[f"/mnist/{name}"] = ("ok", content)
+    monkeypatch.setattr(MNIST, "mirrors", [f"{server.url}/mnist/"])
+    checksums = {name: hashlib.md5(content).hexdigest() for name, content in files.items()}
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    killed_write(folder / "t10k-images-idx3-ubyte.gz")   # the leftover of a download killed midway
+    [leftover] = listing(folder)
+
+    with pytest.raises(FileNotFoundError, match="t10k-images-idx3-ubyte.gz not found"):
+        MNIST(tmp_path, train=False, checksums=checksums)
+    assert len(MNIST(tmp_path, train=False, download=True, checksums=checksums)) == 3
+    assert listing(folder) == sorted(files) and leftover not in listing(folder)
 
 
 def test_chunked_streaming_hashes_every_chunk(server, tmp_path, monkeypatch):

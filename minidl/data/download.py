@@ -8,7 +8,9 @@ their MD5 is computed on the way. Only when the whole file has arrived and its M
 the publisher lists is the temporary file renamed to its final name (``os.replace``, atomic
 within a folder). A dropped connection, a wrong or damaged file, Ctrl-C: in every case the
 temporary file is deleted, so no half-written or corrupt file is ever left under the name a
-dataset later loads.
+dataset later loads. A process killed outright cannot delete it; its name
+(``.<file>.tmp-<host>-<pid>-...``, see ``minidl.files``) marks it as a leftover, which datasets
+never read and the next download or save into the folder removes.
 
 Why MD5: it is what MNIST's, Fashion-MNIST's and CIFAR-10's publishers list. It is no defence
 against someone who crafts two files with the same hash, but it reliably catches truncated,
