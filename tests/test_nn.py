@@ -251,9 +251,10 @@ def test_batch_norm_uses_batch_statistics_in_training_and_running_ones_in_eval(r
     np.testing.assert_allclose(y.mean(axis=(0, 2, 3)), 0, atol=1e-12)
     np.testing.assert_allclose(y.std(axis=(0, 2, 3)), 1, atol=1e-4)
     assert bn.num_batches_tracked.item() == 1
-    m = x.numpy().shape[0] * 16
+    m = x.shape[0] * 16
     np.testing.assert_allclose(bn.running_mean.numpy(), 0.5 * x.numpy().mean(axis=(0, 2, 3)), rtol=1e-6)
-    np.testing.assert_allclose(bn.running_var.numpy(), 0.5 + 0.5 * x.numpy().var(axis=(0, 2, 3)) * m / (m - 1), rtol=1e-6)
+    np.testing.assert_allclose(bn.running_var.numpy(), 0.5 + 0.5 * x.numpy().var(axis=(0, 2, 3)) * m / (m - 1),
+                               rtol=1e-6)
 
     model.eval()
     running_mean, running_var = bn.running_mean.numpy().copy(), bn.running_var.numpy().copy()
@@ -370,8 +371,8 @@ def test_load_state_dict_reports_every_problem_at_once_and_changes_nothing():
     assert "Error(s) in loading state_dict for Net (nothing was changed)" in message
     assert 'Missing key(s) in state_dict: "features.1.running_var", "classifier.1.bias".' in message
     assert 'Unexpected key(s) in state_dict: "classifier.2.weight".' in message
-    assert ("size mismatch for features.0.weight: the model expects shape (4, 3, 3, 3), "
-            "the state_dict has shape (4, 3, 5, 5).") in message
+    assert ("size mismatch for features.0.weight: copying a param with shape (4, 3, 5, 5) from state_dict, "
+            "the shape in current model is (4, 3, 3, 3).") in message
     for key, value in net.state_dict().items():
         np.testing.assert_array_equal(value, before[key], err_msg=key)
 
@@ -385,7 +386,8 @@ def test_non_strict_loading_skips_missing_and_unexpected_keys():
 
 def test_shape_mismatch_is_an_error_even_when_not_strict():
     m = nn.Linear(2, 3)
-    with pytest.raises(RuntimeError, match=r"size mismatch for weight: the model expects shape \(3, 2\)"):
+    with pytest.raises(RuntimeError, match=r"size mismatch for weight: copying a param with shape \(2, 3\) "
+                                           r"from state_dict, the shape in current model is \(3, 2\)"):
         m.load_state_dict({"weight": np.ones((2, 3))}, strict=False)
 
 

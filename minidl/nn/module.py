@@ -21,11 +21,12 @@ observe or replace the inputs, the output and, during backward, the gradients of
 """
 
 from collections import OrderedDict, namedtuple
+from collections.abc import Mapping
 
 import numpy as np
 
 from minidl.function import Function
-from minidl.grad_mode import is_grad_enabled
+from minidl.grad_mode import is_grad_enabled, no_grad
 from minidl.nn.parameter import Parameter
 from minidl.tensor import Tensor, _RemovableHandle
 
@@ -33,6 +34,11 @@ from minidl.tensor import Tensor, _RemovableHandle
 class IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
     """What ``load_state_dict(..., strict=False)`` skipped: keys the model has but the dict lacks,
     and keys the dict has but the model lacks."""
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
 
 
 class Module:
@@ -303,47 +309,74 @@ class Module:
         """An ``OrderedDict`` mapping dotted names to copies of the parameter and buffer arrays.
 
         The keys are PyTorch's (``features.0.weight``, ``bn1.running_mean``, ...), so a PyTorch
-        state dict converted with ``{k: v.numpy() for k, v in sd.items()}`` loads into the same
-        architecture here.
+        state dict loads into the same architecture here, and this one into PyTorch's.
         """
-        return OrderedDict((key, np.array(tensor.data, copy=True)) for key, tensor in self._named_state())
+        return OrderedDict((key, tensor.numpy().copy()) for key, tensor in self._named_state())
+
+    def _in_loading_order(self, keys):
+        """``keys`` in the order PyTorch reports unexpected keys: grouped by the deepest module
+        their dotted prefix names, modules in tree order, each group in the state dict's order."""
+        position = {name: i for i, (name, _) in enumerate(self.named_modules())}
+
+        def owner(key):
+            path = ""
+            for part in key.split(".")[:-1]:
+                inner = f"{path}.{part}" if path else part
+                if inner not in position:
+                    break
+                path = inner
+            return position[path]
+
+        return sorted(keys, key=owner)
 
     def load_state_dict(self, state_dict, strict=True):
-        """Copy the arrays of ``state_dict`` into this module's parameters and buffers, in place.
+        """Copy the values of ``state_dict`` into this module's parameters and buffers, in place.
 
-        Every problem is reported at once, in one ``RuntimeError``, *before anything is changed*:
-        keys the model needs but the dict lacks (missing), keys the model does not have
-        (unexpected; both ignored when ``strict=False``), and arrays whose shape differs from the
-        model's (always an error). Values may be ndarrays, Tensors or anything ``np.asarray``
-        accepts; they are cast to the dtype of the model's array.
+        Every value is checked before anything changes, so a load changes all or nothing, and
+        every problem is reported at once, in one ``RuntimeError`` worded as PyTorch's:
 
-        Returns ``IncompatibleKeys(missing_keys, unexpected_keys)``.
+        - keys the model has but the dict lacks ("Missing key(s) in state_dict") and keys the
+          model does not have ("Unexpected key(s) in state_dict"); ``strict=False`` allows both;
+        - values whose shape differs from the model's ("size mismatch for ..."), always an error;
+        - values that are not arrays of numbers of a kind the model's dtype holds: float64 loads
+          into float32 and integers into floats, as in PyTorch, but strings, complex numbers,
+          fractions into an integer buffer, None or other objects are refused.
+
+        Values may be ndarrays, Tensors (minidl's or PyTorch's) or lists of numbers. Whoever
+        holds a Parameter (an optimiser) sees the new values; a graph recorded before the load
+        refuses a later backward, as after any in-place change.
+
+        Returns ``IncompatibleKeys(missing_keys, unexpected_keys)``, PyTorch's named tuple.
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(
+                f"load_state_dict of {type(self).__name__}: expected state_dict to be dict-like, "
+                f"got {type(state_dict).__name__}"
+            )
         own = OrderedDict(self._named_state())
-        values = {key: np.asarray(v.data if isinstance(v, Tensor) else v) for key, v in state_dict.items()}
-        missing = [key for key in own if key not in values]
-        unexpected = [key for key in values if key not in own]
-        mismatched = [
-            (key, own[key].shape, values[key].shape)
-            for key in own if key in values and own[key].shape != values[key].shape
-        ]
+        missing = [key for key in own if key not in state_dict]
+        unexpected = self._in_loading_order([key for key in state_dict if key not in own])
         problems = []
         if strict and missing:
             problems.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
         if strict and unexpected:
             problems.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ".")
-        for key, expected, got in mismatched:
-            problems.append(
-                f"size mismatch for {key}: the model expects shape {expected}, the state_dict has shape {got}."
-            )
+        arrays = {}
+        for key, tensor in own.items():
+            if key in state_dict:
+                array, problem = _loadable(key, state_dict[key], tensor)
+                if problem is None:
+                    arrays[key] = array
+                else:
+                    problems.append(problem)
         if problems:
             raise RuntimeError(
                 f"Error(s) in loading state_dict for {type(self).__name__} (nothing was changed):\n\t"
                 + "\n\t".join(problems)
             )
-        for key, tensor in own.items():
-            if key in values:
-                tensor.data[...] = values[key]  # in place: whoever holds the Parameter sees the new values
+        with no_grad():  # an in-place change of Parameters, as an optimiser's step
+            for key, array in arrays.items():
+                own[key].copy_(array)
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ hooks and calling
@@ -420,6 +453,38 @@ class Module:
 def _indent(text, spaces):
     """Indent every line of ``text`` but the first (nested module reprs)."""
     return text.replace("\n", "\n" + " " * spaces)
+
+
+def _loadable(key, value, target):
+    """``(array, None)``: ``value`` as an ndarray that ``load_state_dict`` may copy into the
+    Tensor ``target``; or ``(None, reason)`` when it may not."""
+    copying = f'While copying the parameter named "{key}"'
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError, RuntimeError) as error:  # ragged lists, tensors that refuse
+        return None, (
+            f"{copying}, expected an ndarray or Tensor from state_dict but received "
+            f"{type(value).__name__} ({error})."
+        )
+    if array.dtype.kind not in "biufc":  # complex numbers are numbers, refused by the cast below
+        return None, (
+            f"{copying}, expected an ndarray or Tensor of numbers from state_dict but received "
+            f"{type(value).__name__} of dtype {array.dtype}."
+        )
+    if array.shape != target.shape:
+        return None, (
+            f"size mismatch for {key}: copying a param with shape {array.shape} from state_dict, "
+            f"the shape in current model is {tuple(target.shape)}."
+        )
+    # PyTorch's copy_ would cast anything; "same_kind" allows what loses nothing but precision
+    # (float64 into float32, integers into floats) and refuses fractions into an integer buffer.
+    if not np.can_cast(array.dtype, target.dtype, casting="same_kind"):
+        return None, (
+            f"{copying}, its dtype {array.dtype} in state_dict cannot be cast to the model's {target.dtype}."
+        )
+    if not target.numpy().flags.writeable:
+        return None, f"{copying}, the model's array is read-only (it shares memory with a read-only array)."
+    return array, None
 
 
 def _as_buffer(value, name):
