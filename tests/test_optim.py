@@ -105,6 +105,10 @@ PARITY_CASES = [
     ("RMSprop", {"lr": 0.01, "momentum": 0.9}),
     ("RMSprop", {"lr": 0.01, "weight_decay": 0.05}),
     ("RMSprop", {"lr": 0.01, "momentum": 0.9, "centered": True, "weight_decay": 0.05, "maximize": True}),
+    ("Adadelta", {}),  # PyTorch's defaults, lr=1.0 included, as the MNIST example uses them
+    ("Adadelta", {"lr": 0.5, "rho": 0.95, "eps": 1e-4}),
+    ("Adadelta", {"weight_decay": 0.1}),
+    ("Adadelta", {"lr": 2.0, "rho": 0.5, "weight_decay": 0.05, "maximize": True}),
 ]
 
 
@@ -144,6 +148,14 @@ def test_rmsprop_matches_torch_across_hyperparameters(lr, alpha, momentum, cente
                                    "weight_decay": weight_decay})
 
 
+@settings(max_examples=15)
+@given(lr=st.floats(1e-3, 2.0), rho=st.floats(0.0, 1.0), eps=st.sampled_from([1e-8, 1e-6, 1e-3]),
+       weight_decay=st.sampled_from([0.0, 1e-2]), maximize=st.booleans())
+def test_adadelta_matches_torch_across_hyperparameters(lr, rho, eps, weight_decay, maximize):
+    compare_with_torch("Adadelta", {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay,
+                                    "maximize": maximize})
+
+
 def two_groups(params):
     """Earlier layers at a tenth of the rate and without decay, as when fine-tuning."""
     return [{"params": params[:2], "lr": 0.005, "weight_decay": 0.0}, {"params": params[2:]}]
@@ -154,6 +166,7 @@ def two_groups(params):
     ("Adam", {"lr": 0.05, "weight_decay": 0.1}),
     ("AdamW", {"lr": 0.05, "weight_decay": 0.1}),
     ("RMSprop", {"lr": 0.05, "weight_decay": 0.1, "momentum": 0.5}),
+    ("Adadelta", {"lr": 1.0, "weight_decay": 0.1}),
 ], ids=case_id)
 def test_parameter_groups_match_torch(case):
     compare_with_torch(*case, groups=two_groups)
@@ -163,6 +176,7 @@ def test_parameter_groups_match_torch(case):
     ("SGD", {"lr": 0.1, "momentum": 0.9}),
     ("Adam", {"lr": 0.05, "amsgrad": True}),
     ("RMSprop", {"lr": 0.01, "momentum": 0.9, "centered": True}),
+    ("Adadelta", {"lr": 1.0, "rho": 0.8}),
 ], ids=case_id)
 def test_parameters_without_grad_are_skipped_as_in_torch(case):
     # Parameter 1 never gets a gradient; parameter 2 only on even steps (its state, including
@@ -260,6 +274,21 @@ def test_centered_rmsprop_first_step_by_hand():
     np.testing.assert_allclose(opt.state[p]["grad_avg"], [0.02], rtol=0, atol=1e-15)
 
 
+def test_adadelta_first_two_steps_by_hand():
+    p = minidl.tensor(np.array([1.0]), requires_grad=True)
+    opt = optim.Adadelta([p], lr=1.0, rho=0.5, eps=1.0)
+    p.grad = np.array([2.0])
+    opt.step()  # v = 0.5 * 4 = 2; delta = sqrt(0 + 1) / sqrt(2 + 1) * 2 = 2 / sqrt(3); u = 0.5 * 4 / 3
+    np.testing.assert_allclose(p.numpy(), [1.0 - 2.0 / math.sqrt(3.0)], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(opt.state[p]["acc_delta"], [2.0 / 3.0], rtol=0, atol=1e-15)
+    p.grad = np.array([1.0])
+    opt.step()  # v = 1 + 0.5 = 1.5; delta = sqrt(2/3 + 1) / sqrt(1.5 + 1) = sqrt(2/3); u = 1/3 + 1/3
+    np.testing.assert_allclose(p.numpy(), [1.0 - 2.0 / math.sqrt(3.0) - math.sqrt(2.0 / 3.0)], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(opt.state[p]["square_avg"], [1.5], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(opt.state[p]["acc_delta"], [2.0 / 3.0], rtol=0, atol=1e-15)
+    assert opt.state[p]["step"] == 2
+
+
 # ---------------------------------------------------------------- mechanics
 def stateful_optimizers():
     return [
@@ -267,10 +296,11 @@ def stateful_optimizers():
         lambda p: optim.Adam(p, lr=0.05, amsgrad=True),
         lambda p: optim.AdamW(p, lr=0.05),
         lambda p: optim.RMSprop(p, lr=0.01, momentum=0.9, centered=True),
+        lambda p: optim.Adadelta(p, lr=1.0, rho=0.8, weight_decay=0.01),
     ]
 
 
-OPTIMIZER_IDS = ["SGD", "Adam", "AdamW", "RMSprop"]
+OPTIMIZER_IDS = ["SGD", "Adam", "AdamW", "RMSprop", "Adadelta"]
 
 
 @pytest.mark.parametrize("make", stateful_optimizers(), ids=OPTIMIZER_IDS)
@@ -287,7 +317,7 @@ def test_float32_parameters_stay_float32_in_place_and_without_a_graph(make):
     assert all(v.dtype == np.float32 for v in opt.state[p].values() if isinstance(v, np.ndarray))
 
 
-@pytest.mark.parametrize("optimizer", [optim.SGD, optim.Adam, optim.AdamW, optim.RMSprop])
+@pytest.mark.parametrize("optimizer", [optim.SGD, optim.Adam, optim.AdamW, optim.RMSprop, optim.Adadelta])
 def test_maximize_climbs_the_gradient(optimizer):
     p = minidl.tensor(np.array([0.0, 0.0]), requires_grad=True)
     opt = optimizer([p], lr=0.1, maximize=True)
@@ -375,6 +405,7 @@ QUADRATIC_CASES = [
     ("Adam", {"lr": 0.1}, 500, "cosine"),
     ("AdamW", {"lr": 0.1, "weight_decay": 0.0, "amsgrad": True}, 500, "cosine"),
     ("RMSprop", {"lr": 0.01, "momentum": 0.9, "centered": True}, 500, "cosine"),
+    ("Adadelta", {"lr": 1.0}, 500, "cosine"),
 ]
 
 
@@ -451,6 +482,7 @@ def test_state_dict_is_a_copy_both_ways(make):
     ("SGD", {"lr": 0.1, "momentum": 0.9}),
     ("Adam", {"lr": 0.05, "amsgrad": True}),
     ("RMSprop", {"lr": 0.01, "momentum": 0.9, "centered": True}),
+    ("Adadelta", {"lr": 1.0, "weight_decay": 0.1}),
 ], ids=case_id)
 def test_state_dict_layout_matches_torch(case):
     torch = pytest.importorskip("torch")
@@ -538,6 +570,12 @@ BAD_OPTIMIZER_ARGUMENTS = [
     (lambda: optim.Adam([param()], lr=-1), ValueError, "Adam: lr must be >= 0"),
     (lambda: optim.RMSprop([param()], alpha=-0.5), ValueError, "RMSprop: alpha must be >= 0"),
     (lambda: optim.RMSprop([param()], momentum=-0.5), ValueError, "RMSprop: momentum must be >= 0"),
+    (lambda: optim.Adadelta([param()], lr=-1.0), ValueError, "Adadelta: lr must be >= 0, got -1.0"),
+    (lambda: optim.Adadelta([param()], rho=1.5), ValueError, r"Adadelta: rho must be in \[0, 1\], got 1.5"),
+    (lambda: optim.Adadelta([param()], rho=-0.1), ValueError, "Adadelta: rho must be >= 0, got -0.1"),
+    (lambda: optim.Adadelta([param()], eps=-1e-6), ValueError, "Adadelta: eps must be >= 0"),
+    (lambda: optim.Adadelta([param()], weight_decay=-0.1), ValueError, "Adadelta: weight_decay must be >= 0"),
+    (lambda: optim.Adadelta([param()], rho="0.9"), TypeError, "Adadelta: rho must be a number, got '0.9'"),
     (lambda: optim.SGD([], lr=0.1), ValueError, "SGD: got an empty parameter list"),
     (lambda: optim.SGD(param(), lr=0.1), TypeError, "got a single Tensor of shape \\(2,\\); wrap it in a list"),
     (lambda: optim.SGD({param()}, lr=0.1), TypeError, "a set's order changes between runs"),

@@ -5,14 +5,16 @@
     scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
 
 - ``optimizer``: the ``Optimizer`` base (parameter groups, state, saving and loading)
-- ``sgd``, ``adam``, ``rmsprop``: the update rules
-- ``lr_scheduler``: ``StepLR``, ``CosineAnnealingLR``, ``LinearLR``, ``SequentialLR``
+- ``sgd``, ``adam``, ``rmsprop``, ``adadelta``: the update rules
+- ``lr_scheduler``: ``StepLR``, ``CosineAnnealingLR``, ``LinearLR``, ``SequentialLR``, ``OneCycleLR``,
+  ``ReduceLROnPlateau``
 """
 
 from minidl.optim import lr_scheduler
+from minidl.optim.adadelta import Adadelta
 from minidl.optim.adam import Adam, AdamW
 from minidl.optim.optimizer import Optimizer
 from minidl.optim.rmsprop import RMSprop
 from minidl.optim.sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adadelta", "lr_scheduler"]
