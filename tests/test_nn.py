@@ -314,8 +314,78 @@ def test_double_and_float_convert_parameters_and_float_buffers_in_place():
     net.float()
     assert all(p.dtype == np.float32 for p in net.parameters())
     assert net.to(np.float64) is net
-    with pytest.raises(TypeError, match="only floating point dtypes.*int32"):
-        net.to(np.int32)
+
+
+def devices():
+    """Every spelling of the CPU that ``to`` accepts, PyTorch's device object included."""
+    yield "cpu"
+    yield "cpu:0"
+    yield md.device("cpu")
+    torch = pytest.importorskip("torch")
+    yield torch.device("cpu")
+
+
+@pytest.mark.parametrize("call, dtype", [
+    (lambda net: net.to(md.float64), np.float64),
+    (lambda net: net.to(np.float64), np.float64),
+    (lambda net: net.to("float64"), np.float64),
+    (lambda net: net.to(dtype=md.double), np.float64),
+    (lambda net: net.to("cpu", md.float64), np.float64),
+    (lambda net: net.to(md.device("cpu"), dtype=np.float64), np.float64),
+    (lambda net: net.to(md.zeros(2, dtype=md.float64)), np.float64),
+    (lambda net: net.to(None), np.float32),
+    (lambda net: net.to(), np.float32),
+    (lambda net: net.to(device="cpu"), np.float32),
+    (lambda net: net.type(md.float64), np.float64),
+    (lambda net: net.type("float64"), np.float64),
+    (lambda net: net.cpu(), np.float32),
+])
+def test_to_type_and_cpu_take_pytorchs_arguments(call, dtype):
+    net = Net()
+    weight = net.features[0].weight
+    assert call(net) is net
+    assert net.features[0].weight is weight
+    assert all(p.dtype == dtype for p in net.parameters())
+    assert net.features[1].running_var.dtype == dtype
+    assert net.features[1].num_batches_tracked.dtype == np.int64  # a counter stays an integer
+
+
+def test_to_a_device_changes_nothing_and_to_none_keeps_the_dtype():
+    net = Net().double()
+    versions = [p._version.value for p in net.parameters()]
+    for device in [None, *devices()]:
+        assert net.to(device) is net
+    assert all(p.dtype == np.float64 for p in net.parameters())
+    assert [p._version.value for p in net.parameters()] == versions  # not even rewritten in place
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda net: net.to("cuda"), RuntimeError, "minidl runs on the CPU only, got 'cuda'"),
+    (lambda net: net.to("cuda:1", md.float64), RuntimeError, "minidl runs on the CPU only, got 'cuda:1'"),
+    (lambda net: net.to(device="mps"), RuntimeError, "minidl runs on the CPU only, got 'mps'"),
+    (lambda net: net.cuda(), RuntimeError, r"Net.cuda\(\): minidl runs on the CPU only"),
+    (lambda net: net.to(np.int32), TypeError, "Net.to: only floating point dtypes are supported, got int32"),
+    (lambda net: net.to(md.zeros(2, dtype=md.int64)), TypeError, "Net.to: only floating point dtypes.*int64"),
+    (lambda net: net.to(5), TypeError, r"Net.to: not a dtype: 5 \(expected a floating point dtype, a device"),
+    (lambda net: net.to(md.float64, colour="red"), TypeError, r"Net.to: unexpected arguments \['colour'\]"),
+    (lambda net: net.type(md.int64), TypeError, "Net.type: only floating point dtypes are supported, got int64"),
+    (lambda net: net.type(None), TypeError, "Net.type: dst_type must be a floating point dtype, got None"),
+    (lambda net: net.type("cpu"), TypeError, "Net.type: not a dtype: 'cpu'"),
+])
+def test_to_refuses_other_devices_and_dtypes_changing_nothing(call, error, match):
+    net = Net()
+    before = net.state_dict()
+    with pytest.raises(error, match=match):
+        call(net)
+    assert all(p.dtype == np.float32 for p in net.parameters())
+    for key, value in net.state_dict().items():
+        np.testing.assert_array_equal(value, before[key], err_msg=key)
+
+
+def test_a_pytorch_cuda_device_is_refused_by_name():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError, match="minidl runs on the CPU only, got 'cuda:0'"):
+        Net().to(torch.device("cuda", 0))
 
 
 def test_to_converts_existing_gradients(rng):
@@ -323,6 +393,8 @@ def test_to_converts_existing_gradients(rng):
     model(image(rng, 3, 2)).sum().backward()
     model.double()
     assert model.weight.grad.dtype == np.float64
+    model.to(md.float32)
+    assert model.weight.grad.dtype == np.float32 and model.bias.grad.dtype == np.float32
 
 
 # ---------------------------------------------------------------------- state dicts

@@ -20,6 +20,7 @@ Calling a module (``model(x)``, never ``model.forward(x)``) also runs its hooks:
 observe or replace the inputs, the output and, during backward, the gradients of the module.
 """
 
+import re
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 
@@ -28,7 +29,7 @@ import numpy as np
 from minidl.function import Function
 from minidl.grad_mode import is_grad_enabled, no_grad
 from minidl.nn.parameter import Parameter
-from minidl.tensor import Tensor, _RemovableHandle
+from minidl.tensor import Tensor, _np_dtype, _parse_to, _RemovableHandle, device
 
 
 class IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
@@ -267,30 +268,76 @@ class Module:
         fn(self)
         return self
 
-    def to(self, dtype):
-        """Convert parameters (and their gradients) and floating-point buffers to ``dtype``, in place.
+    def to(self, *args, **kwargs):
+        """Convert parameters (and their gradients) and floating point buffers to a dtype, in place.
+
+        Accepts PyTorch's forms: ``to(dtype)`` (``minidl.float64``, ``np.float64``,
+        ``"float64"``), ``to(device)``, ``to(device, dtype)``, ``to(tensor)`` (its dtype) and the
+        keywords ``device=`` and ``dtype=``. A device is ``"cpu"``, ``minidl.device("cpu")`` or any
+        object whose ``str`` is "cpu" (e.g. ``torch.device("cpu")``): minidl computes on the CPU
+        only, so code written for a device runs unchanged, and ``to("cuda")`` is a clear error.
+        ``to(None)`` and ``to("cpu")`` change nothing.
 
         The Parameter objects stay the same (an optimiser holding them keeps working); integer
-        buffers such as BatchNorm's ``num_batches_tracked`` are left alone.
+        buffers such as BatchNorm's ``num_batches_tracked`` are left alone. Returns self.
         """
-        dtype = np.dtype(dtype)
+        where = f"{type(self).__name__}.to"
+        try:
+            _, dtype = _parse_to(where, _device_names(args), kwargs)
+        except TypeError as error:
+            if str(error).startswith(where):
+                raise
+            raise TypeError(f"{where}: {error} (expected a floating point dtype, a device or a Tensor)") from None
+        if dtype is None:
+            return self
         if dtype.kind != "f":
-            raise TypeError(f"{type(self).__name__}.to: only floating point dtypes are supported, got {dtype}")
-        for param in self.parameters():
-            param.data = param.data.astype(dtype)
-            if param.grad is not None:
-                param.grad = param.grad.astype(dtype)
-        for buffer in self.buffers():
-            if buffer.dtype.kind == "f":
-                buffer.data = buffer.data.astype(dtype)
-        return self
+            raise TypeError(f"{where}: only floating point dtypes are supported, got {dtype}")
+        return self._convert(dtype)
+
+    def type(self, dst_type):
+        """Convert to ``dst_type`` (a floating point dtype or its name), as ``to(dst_type)``.
+
+        PyTorch's ``Module.type`` also casts integer buffers; minidl keeps counters such as
+        ``num_batches_tracked`` integers, so that a state dict saved afterwards still loads.
+        """
+        where = f"{type(self).__name__}.type"
+        if dst_type is None:  # np.dtype(None) would quietly be float64
+            raise TypeError(f"{where}: dst_type must be a floating point dtype, got None")
+        try:
+            dtype = _np_dtype(dst_type)
+        except TypeError as error:
+            raise TypeError(f"{where}: {error} (expected a floating point dtype)") from None
+        if dtype.kind != "f":
+            raise TypeError(f"{where}: only floating point dtypes are supported, got {dtype}")
+        return self._convert(dtype)
 
     def float(self):
-        return self.to(np.float32)
+        """Convert to float32, the working precision."""
+        return self._convert(np.dtype(np.float32))
 
     def double(self):
         """Convert to float64 (what gradient checks need)."""
-        return self.to(np.float64)
+        return self._convert(np.dtype(np.float64))
+
+    def cpu(self):
+        """The module itself: minidl computes on the CPU."""
+        return self
+
+    def cuda(self, device=None):
+        raise RuntimeError(
+            f"{type(self).__name__}.cuda(): minidl runs on the CPU only; minidl.cuda.is_available() is False"
+        )
+
+    def _convert(self, dtype):
+        """Cast parameters, their gradients and floating point buffers to ``dtype`` in place;
+        a tensor already of ``dtype`` is not touched (its version does not change)."""
+        floating_buffers = [buffer for buffer in self.buffers() if buffer.dtype.kind == "f"]
+        for tensor in [*self.parameters(), *floating_buffers]:
+            if tensor.dtype != dtype:
+                tensor.data = tensor.numpy().astype(dtype)
+            if tensor.grad is not None and tensor.grad.dtype != dtype:
+                tensor.grad = tensor.grad.numpy().astype(dtype)
+        return self
 
     # ------------------------------------------------------------------ saving and loading
     def _named_state(self):
@@ -453,6 +500,18 @@ class Module:
 def _indent(text, spaces):
     """Indent every line of ``text`` but the first (nested module reprs)."""
     return text.replace("\n", "\n" + " " * spaces)
+
+
+def _device_names(args):
+    """The positional arguments of ``Module.to`` with each device object of another library
+    (``torch.device("cpu")``) replaced by its name, the form ``_parse_to`` reads as a device."""
+    return tuple(str(arg) if _is_foreign_device(arg) else arg for arg in args)
+
+
+def _is_foreign_device(arg):
+    if arg is None or isinstance(arg, Tensor | str | device | np.dtype | type):
+        return False
+    return re.fullmatch(r"[a-z]+(:\d+)?", str(arg)) is not None
 
 
 def _loadable(key, value, target):
