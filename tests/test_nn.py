@@ -265,12 +265,29 @@ def test_batch_norm_uses_batch_statistics_in_training_and_running_ones_in_eval(r
     np.testing.assert_array_equal(bn.running_mean.numpy(), running_mean)
 
 
-def test_zero_grad_forgets_gradients(rng):
+def test_zero_grad_forgets_gradients_by_default(rng):
     model = nn.Linear(3, 2)
     model(image(rng, 4, 3)).sum().backward()
     assert all(p.grad is not None for p in model.parameters())
     model.zero_grad()
     assert all(p.grad is None for p in model.parameters())
+
+
+def test_zero_grad_without_set_to_none_zeroes_the_gradients_in_place(rng):
+    model = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 2))
+    x = image(rng, 4, 3)
+    model[1](md.tensor(rng.standard_normal((4, 2)).astype(np.float32))).sum().backward()  # only model[1]
+    grads = [p.grad for p in model[1].parameters()]
+    model.zero_grad(set_to_none=False)
+    assert all(p.grad is g for p, g in zip(model[1].parameters(), grads))  # the same Tensors, now zeros
+    assert all(not p.grad.numpy().any() and p.grad.dtype == np.float32 for p in model[1].parameters())
+    assert all(p.grad is None for p in model[0].parameters())  # no gradient yet: none is made
+    model(x).sum().backward()
+    fresh = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 2))
+    fresh.load_state_dict(model.state_dict())
+    fresh(x).sum().backward()
+    for p, q in zip(model.parameters(), fresh.parameters()):
+        np.testing.assert_array_equal(p.grad.numpy(), q.grad.numpy())  # accumulated onto zeros
 
 
 def test_frozen_parameters_get_no_gradient(rng):
@@ -282,6 +299,30 @@ def test_frozen_parameters_get_no_gradient(rng):
         assert p.requires_grad == (not frozen)
         assert (p.grad is None) == frozen, name
     net.requires_grad_()
+    assert all(p.requires_grad for p in net.parameters())
+
+
+def test_an_optimiser_leaves_frozen_parameters_where_they_are(rng):
+    net = Net()
+    net.features.requires_grad_(False)
+    optimizer = md.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=0.1)
+    before = net.state_dict()
+    for _ in range(2):
+        optimizer.zero_grad()
+        net(image(rng, 2, 3, 4, 4)).sum().backward()
+        optimizer.step()
+    after = net.state_dict()
+    for key in before:
+        if key.startswith("features.0.") or key in ("features.1.weight", "features.1.bias"):
+            np.testing.assert_array_equal(after[key], before[key], err_msg=key)
+    assert not np.array_equal(after["classifier.1.weight"], before["classifier.1.weight"])
+
+
+@pytest.mark.parametrize("flag", ["False", 0, None])
+def test_requires_grad_takes_a_bool_only(flag):
+    net = Net()
+    with pytest.raises(TypeError, match=f"Net.requires_grad_: requires_grad must be a bool, got {flag!r}"):
+        net.requires_grad_(flag)
     assert all(p.requires_grad for p in net.parameters())
 
 

@@ -250,13 +250,28 @@ class Module:
         """Evaluation mode: Dropout passes inputs through, BatchNorm uses its running statistics."""
         return self.train(False)
 
-    def zero_grad(self):
-        """Forget every parameter's gradient (``grad = None``); backward accumulates otherwise."""
+    def zero_grad(self, set_to_none=True):
+        """Reset every parameter's gradient before the next backward, which adds to ``grad``.
+
+        ``set_to_none=True`` (PyTorch's default) forgets the gradients (``grad`` becomes None,
+        and an optimiser skips the parameter until a new one arrives); ``False`` fills the
+        existing gradient tensors with zeros in place.
+        """
         for param in self.parameters():
-            param.grad = None
+            if param.grad is None:
+                continue
+            if set_to_none:
+                param.grad = None
+            else:
+                param.grad.zero_()
 
     def requires_grad_(self, requires_grad=True):
-        """Freeze (False) or unfreeze every parameter: frozen ones get no gradient and stay put."""
+        """Freeze (False) or unfreeze (True) every parameter: frozen ones get no gradient, so an
+        optimiser leaves them where they are. Returns self, e.g. ``model.features.requires_grad_(False)``."""
+        if not isinstance(requires_grad, bool):  # requires_grad_("False") would unfreeze
+            raise TypeError(
+                f"{type(self).__name__}.requires_grad_: requires_grad must be a bool, got {requires_grad!r}"
+            )
         for param in self.parameters():
             param.requires_grad_(requires_grad)
         return self
