@@ -15,15 +15,20 @@ checkpoint is therefore readable by any NumPy program and safe to open whatever 
     >>> np.load("run/checkpoint.npz")["model/features.0.weight"].shape
     (6, 1, 5, 5)
 
-How nested state becomes flat arrays: every ndarray found in the (nested) state is stored as its
-own archive entry, named by its path (``optimizer/state/0/exp_avg``); everything else (numbers,
-strings, lists, the structure itself) goes into one JSON document, stored in the entry
-``__minidl__`` as UTF-8 bytes, in which each array is replaced by a reference
+How nested state becomes flat arrays: every ndarray (or Tensor) found in the (nested) state is
+stored as its own archive entry, named by its path (``optimizer/state/0/exp_avg``); everything
+else (numbers, strings, lists, the structure itself) goes into one JSON document, stored in the
+entry ``__minidl__`` as UTF-8 bytes, in which each array is replaced by a reference
 ``{"$array": "optimizer/state/0/exp_avg"}``. A few more tags keep Python types that JSON lacks:
-``$dict`` for dicts with non-string keys (the optimiser numbers its parameters 0, 1, ...),
-``$tuple`` and ``$scalar`` (a NumPy scalar such as ``np.float32(0.5)``, kept with its dtype).
-Loading reverses this, so a loaded state equals the saved one value for value, bit for bit:
-which is what an exact resume of training needs.
+``$tensor`` (a Tensor, with its ``requires_grad``), ``$dict`` for dicts with non-string keys (the
+optimiser numbers its parameters 0, 1, ...), ``$tuple`` and ``$scalar`` (a NumPy scalar such as
+``np.float32(0.5)``, kept with its dtype). Loading reverses this, so a loaded state equals the
+saved one value for value, bit for bit: which is what an exact resume of training needs.
+``minidl.save`` and ``minidl.load`` (``minidl/serialization.py``) use the same format.
+
+Damage is caught on loading: every entry of a zip archive carries a CRC-32 of its bytes, which
+Python's ``zipfile`` checks as NumPy reads the entry, so a flipped bit or a truncated file is
+refused (``CheckpointError``) instead of loading as wrong numbers.
 
 Files are written atomically (``minidl.files.atomic_write``): the bytes go to a temporary file in the same
 folder, are flushed to disk, and only then is the file renamed over the old one. A rename within
@@ -37,8 +42,9 @@ import zipfile
 
 import numpy as np
 
-from minidl.files import atomic_write
+from minidl.files import atomic_write, check_readable
 from minidl.random import get_generator
+from minidl.tensor import Tensor, tensor
 
 __all__ = ["save_checkpoint", "load_checkpoint", "restore_rng", "save_state", "load_state",
            "CheckpointError"]
@@ -51,7 +57,7 @@ ZIP_MAGIC = b"PK\x03\x04"      # the first bytes of a zip archive, and so of eve
 
 
 class CheckpointError(ValueError):
-    """A file that is not a minidl checkpoint, or one that is damaged."""
+    """A file that is not a minidl checkpoint (or ``minidl.save`` file), or one that is damaged."""
 
 
 # ---------------------------------------------------------------------------- one file of arrays + JSON
@@ -80,24 +86,26 @@ def save_state(path, arrays, metadata):
         np.savez(file, allow_pickle=False, **arrays)
 
 
-def load_state(path):
+def load_state(path, kind="minidl checkpoint", where="load_checkpoint"):
     """Read a file written by ``save_state``: returns ``(arrays, metadata)``.
 
     Raises ``CheckpointError`` naming the file when it is not an ``.npz`` archive (e.g. a pickle
-    or a truncated download), holds pickled objects, or lacks minidl's metadata entry.
+    or a truncated download), holds pickled objects, is damaged, or lacks minidl's metadata
+    entry; ``FileNotFoundError`` or ``IsADirectoryError`` when there is no file to read. ``kind``
+    names what was expected and ``where`` the caller, in the messages.
     """
-    path = os.fspath(path)
-    not_a_checkpoint = f"{path} is not a minidl checkpoint (an .npz archive of arrays of numbers)"
+    path = check_readable(path, f"a {kind} (an .npz archive of arrays of numbers)", where, CheckpointError)
+    not_a_checkpoint = f"{path} is not a {kind} (an .npz archive of arrays of numbers)"
     with open(path, "rb") as file:
         head = file.read(len(ZIP_MAGIC))
     if head[:1] == PICKLE_MAGIC:
         raise CheckpointError(
-            f"{path} is a Python pickle (as torch.save or pickle.dump write), not a minidl "
-            "checkpoint; minidl never unpickles files, since loading a pickle runs whatever "
+            f"{path} is a Python pickle (as torch.save or pickle.dump write), not a {kind}; "
+            "minidl never unpickles files, since loading a pickle runs whatever "
             "code its author put in it"
         )
     if head != ZIP_MAGIC:
-        raise CheckpointError(f"{path} is not a minidl checkpoint: an .npz archive starts with "
+        raise CheckpointError(f"{path} is not a {kind}: an .npz archive starts with "
                               f"the bytes {ZIP_MAGIC!r}, this file with {head!r}")
     try:
         archive = np.load(path, allow_pickle=False)
@@ -112,7 +120,7 @@ def load_state(path):
             ) from error
     if METADATA_ENTRY not in arrays:
         raise CheckpointError(
-            f"{path} is an .npz archive but not a minidl checkpoint: it has no {METADATA_ENTRY!r} "
+            f"{path} is an .npz archive but not a {kind}: it has no {METADATA_ENTRY!r} "
             f"entry (it holds {sorted(arrays)[:5]})"
         )
     try:
@@ -120,61 +128,78 @@ def load_state(path):
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise CheckpointError(f"{path}: the {METADATA_ENTRY!r} entry is not valid JSON text: {error}") from error
     if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: the {METADATA_ENTRY!r} entry does not describe a minidl checkpoint")
+        raise CheckpointError(f"{path}: the {METADATA_ENTRY!r} entry does not describe a {kind}")
     if document.get("version") != VERSION:
         raise CheckpointError(
-            f"{path} was written in minidl checkpoint format version {document.get('version')}; "
+            f"{path} was written in minidl's file format version {document.get('version')}; "
             f"this minidl reads version {VERSION}"
         )
     return arrays, document["metadata"]
 
 
 # ---------------------------------------------------------------------------- nested state <-> arrays + JSON
-def flatten(value, arrays, path):
-    """Return a JSON-serialisable copy of ``value``, moving every ndarray into ``arrays[path...]``.
+def flatten(value, arrays, path, where="save_checkpoint"):
+    """Return a JSON-serialisable copy of ``value``, moving every array into ``arrays[path...]``.
 
     ``path`` is the entry name of ``value`` itself; nested values extend it with ``/key``.
+    ``where`` names the saving function in error messages.
     """
-    if isinstance(value, np.ndarray | np.generic):
+    if isinstance(value, np.ndarray | np.generic | Tensor):
         if path in arrays:
-            raise ValueError(f"save_checkpoint: two arrays would both be stored as {path!r}")
+            raise ValueError(f"{where}: two arrays would both be stored as {path!r}")
         arrays[path] = np.asarray(value)
+        if isinstance(value, Tensor):
+            return {"$tensor": path, "requires_grad": value.requires_grad}
         return {"$array" if isinstance(value, np.ndarray) else "$scalar": path}
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, list):
-        return [flatten(item, arrays, f"{path}/{i}") for i, item in enumerate(value)]
+        return [flatten(item, arrays, f"{path}/{i}", where) for i, item in enumerate(value)]
     if isinstance(value, tuple):
-        return {"$tuple": [flatten(item, arrays, f"{path}/{i}") for i, item in enumerate(value)]}
+        return {"$tuple": [flatten(item, arrays, f"{path}/{i}", where) for i, item in enumerate(value)]}
     if isinstance(value, dict):
+        # Plain keys never start with "$", so a "$" key marks a tag wherever it appears.
         plain = all(isinstance(key, str) and not key.startswith("$") for key in value)
         if plain:
-            return {key: flatten(item, arrays, f"{path}/{key}") for key, item in value.items()}
-        return {"$dict": [[flatten(key, arrays, f"{path}/key{i}"), flatten(item, arrays, f"{path}/{key}")]
+            return {key: flatten(item, arrays, f"{path}/{key}", where) for key, item in value.items()}
+        return {"$dict": [[flatten(key, arrays, f"{path}/key{i}", where), flatten(item, arrays, f"{path}/{key}", where)]
                           for i, (key, item) in enumerate(value.items())]}
     raise TypeError(
-        f"save_checkpoint: cannot store {path!r} of type {type(value).__name__}; a checkpoint holds "
+        f"{where}: cannot store {path!r} of type {type(value).__name__}; a minidl file holds Tensors, "
         "ndarrays, numbers, strings, None and lists, tuples and dicts of them"
     )
 
 
 def unflatten(value, arrays):
-    """Rebuild the value that ``flatten`` turned into ``value``, taking arrays from ``arrays``."""
+    """Rebuild the value that ``flatten`` turned into ``value``, taking arrays from ``arrays``.
+
+    A reference to an array the archive lacks raises ``KeyError`` (``rebuild`` reports it).
+    """
     if isinstance(value, list):
         return [unflatten(item, arrays) for item in value]
     if not isinstance(value, dict):
         return value
-    if len(value) == 1:
-        (tag, content), = value.items()
-        if tag == "$array":
-            return arrays[content]
-        if tag == "$scalar":
-            return arrays[content][()]
-        if tag == "$tuple":
-            return tuple(unflatten(item, arrays) for item in content)
-        if tag == "$dict":
-            return {unflatten(key, arrays): unflatten(item, arrays) for key, item in content}
+    tag = next(iter(value), "")
+    if tag == "$array":
+        return arrays[value[tag]]
+    if tag == "$tensor":
+        array = arrays[value[tag]]
+        return tensor(array, dtype=array.dtype, requires_grad=value.get("requires_grad", False))
+    if tag == "$scalar":
+        return arrays[value[tag]][()]
+    if tag == "$tuple":
+        return tuple(unflatten(item, arrays) for item in value[tag])
+    if tag == "$dict":
+        return {unflatten(key, arrays): unflatten(item, arrays) for key, item in value[tag]}
     return {key: unflatten(item, arrays) for key, item in value.items()}
+
+
+def rebuild(tree, arrays, path):
+    """``unflatten(tree, arrays)`` for the file ``path``, whose structure must only name arrays it holds."""
+    try:
+        return unflatten(tree, arrays)
+    except KeyError as missing:
+        raise CheckpointError(f"{path}: its structure refers to the array {missing} which the archive lacks") from None
 
 
 # ---------------------------------------------------------------------------- checkpoints
@@ -214,7 +239,7 @@ def load_checkpoint(path):
     arrays, metadata = load_state(path)
     if "checkpoint" not in metadata:
         raise CheckpointError(f"{path} holds minidl arrays but no training checkpoint (no 'checkpoint' metadata)")
-    return unflatten(metadata["checkpoint"], arrays)
+    return rebuild(metadata["checkpoint"], arrays, path)
 
 
 def restore_rng(checkpoint):

@@ -1,4 +1,5 @@
-"""Checkpoints: every saved value comes back equal, bit for bit; writes are atomic; no pickle, ever."""
+"""Checkpoints: every saved value comes back equal, bit for bit; writes are atomic; no pickle, ever;
+damage is caught."""
 
 import os
 import pickle
@@ -10,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minidl as md
-from minidl import checkpoint, nn, optim
+from minidl import checkpoint, files, nn, optim
 from minidl.checkpoint import CheckpointError, load_checkpoint, load_state, save_checkpoint, save_state
 from minidl.data import DataLoader, TensorDataset
 
@@ -37,8 +38,12 @@ def trained_objects():
 
 
 def assert_same(saved, loaded, where="value"):
-    """Equal values of the same types, arrays equal bit for bit with the same dtype."""
-    if isinstance(saved, np.ndarray | np.generic):
+    """Equal values of the same types, arrays equal bit for bit with the same dtype; a Tensor
+    (a Parameter included) comes back as a Tensor with the same ``requires_grad``."""
+    if isinstance(saved, md.Tensor):
+        assert type(loaded) is md.Tensor and loaded.requires_grad == saved.requires_grad, where
+        assert_same(np.asarray(saved), np.asarray(loaded), where)
+    elif isinstance(saved, np.ndarray | np.generic):
         assert type(loaded) is type(saved), where
         assert loaded.dtype == saved.dtype and loaded.shape == saved.shape, where
         assert np.array_equal(loaded, saved, equal_nan=saved.dtype.kind == "f"), where
@@ -90,7 +95,7 @@ def test_loaded_states_continue_the_saved_objects(tmp_path):
     loader2.load_state_dict(loaded["loader"])
 
     for (images, labels), (images2, labels2) in zip(loader, loader2, strict=True):
-        assert np.array_equal(images.data, images2.data) and np.array_equal(labels, labels2)
+        assert np.array_equal(images.numpy(), images2.numpy()) and np.array_equal(labels, labels2)
         for m, o in ((model, optimizer), (model2, optimizer2)):
             o.zero_grad()
             md.functional.cross_entropy(m(images), labels).backward()
@@ -103,16 +108,31 @@ def test_the_archive_is_plain_numpy(tmp_path):
     model = small_model()
     save_checkpoint(tmp_path / "c.npz", model)
     with np.load(tmp_path / "c.npz", allow_pickle=False) as archive:
-        assert np.array_equal(archive["model/0.weight"], model[0].weight.data)
+        assert np.array_equal(archive["model/0.weight"], model[0].weight.numpy())
         assert archive["__minidl__"].dtype == np.uint8
 
+
+def random_array(shape, seed, dtype):
+    """Random values of ``dtype``: normal floats, integers across int64's range, or booleans."""
+    rng = np.random.default_rng(seed)
+    if dtype == "bool":
+        return rng.random(shape) < 0.5
+    if dtype == "int64":
+        return rng.integers(-2**63, 2**63 - 1, shape, dtype=np.int64)
+    return rng.standard_normal(shape).astype(dtype)
+
+
+# Empty and 0-d shapes included.
+arrays = st.builds(random_array, st.lists(st.integers(0, 3), max_size=3).map(tuple), st.integers(0, 9),
+                   st.sampled_from(["float32", "float64", "int64", "bool"]))
+tensors = st.builds(lambda array, requires_grad: md.tensor(array, dtype=array.dtype,
+                                                           requires_grad=requires_grad and array.dtype.kind == "f"),
+                    arrays, st.booleans())
 
 # Nested values of every kind a checkpoint stores.
 leaves = st.one_of(
     st.none(), st.booleans(), st.integers(-2**130, 2**130), st.floats(allow_nan=True),
-    st.text(max_size=5),
-    st.builds(lambda shape, seed: np.random.default_rng(seed).standard_normal(shape).astype(np.float32),
-              st.lists(st.integers(0, 3), max_size=3).map(tuple), st.integers(0, 9)),
+    st.text(max_size=5), arrays, tensors,
     st.builds(np.int64, st.integers(-2**63, 2**63 - 1)),
     st.builds(np.float64, st.floats(allow_nan=False)),
 )
@@ -262,8 +282,29 @@ def test_other_files_are_refused_with_a_clear_error(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(CheckpointError, match="notes.txt is not a minidl checkpoint: .* this file with b'hell'"):
         load_checkpoint(tmp_path / "notes.txt")
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="^load_checkpoint: No such file: .*missing.npz "
+                                                "\\(expected a minidl checkpoint \\(an .npz archive"):
         load_checkpoint(tmp_path / "missing.npz")
+    with pytest.raises(IsADirectoryError, match=f"^load_checkpoint: {tmp_path} is a folder; expected a minidl checkpoint"):
+        load_checkpoint(tmp_path)
+
+
+def test_the_leftover_of_a_killed_save_is_refused_by_name(tmp_path):
+    save_checkpoint(tmp_path / "c.npz", epoch=1)
+    leftover = tmp_path / f".c.npz.tmp-{files._host()}-{os.getpid()}-abcd1234"
+    leftover.write_bytes((tmp_path / "c.npz").read_bytes())   # even a complete one: it was never renamed
+    with pytest.raises(CheckpointError, match="is the temporary file of a save or download that did not finish"):
+        load_checkpoint(leftover)
+
+
+def test_a_damaged_byte_is_caught_by_the_archive_crc(tmp_path):
+    weights = np.arange(1000, dtype=np.float64)
+    save_checkpoint(tmp_path / "c.npz", weights=weights)
+    data = bytearray((tmp_path / "c.npz").read_bytes())
+    data[data.find(weights[500:501].tobytes()) + 3] ^= 1   # one bit of weights[500]
+    (tmp_path / "c.npz").write_bytes(data)
+    with pytest.raises(CheckpointError, match="c.npz is not a minidl checkpoint .*Bad CRC-32 for file 'weights.npy'"):
+        load_checkpoint(tmp_path / "c.npz")
 
 
 def test_a_truncated_checkpoint_is_refused(tmp_path):
