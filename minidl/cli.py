@@ -192,7 +192,7 @@ def _train(args):
     metrics = {
         "config": config,
         "model": {"name": config["model"], "kwargs": run["model_kwargs"],
-                  "parameters": int(sum(p.size for p in model.parameters()))},
+                  "parameters": int(sum(p.numel() for p in model.parameters()))},
         "data": {**{f"{split}_images": n for split, n in sizes.items()}, "classes": run["classes"],
                  "normalize": run["normalize"]},
         "history": history,

@@ -16,7 +16,6 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from minidl.files import atomic_write
-from minidl.tensor import Tensor
 
 __all__ = ["plot_curves", "plot_confusion", "plot_filters"]
 
@@ -84,7 +83,7 @@ def plot_filters(weight, path):
     grey (or colour) by its own minimum and maximum, so weak filters are as visible as strong
     ones; first-layer filters of a trained network look like edge and blob detectors.
     """
-    weight = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=np.float64)
+    weight = np.asarray(weight, dtype=np.float64)   # a Tensor or an ndarray
     if weight.ndim != 4:
         raise ValueError(f"plot_filters: expected a conv weight of shape (F, C, kh, kw), got shape {weight.shape}")
     low = weight.min(axis=(1, 2, 3), keepdims=True)

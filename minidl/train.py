@@ -176,7 +176,7 @@ def _train_one_epoch(model, optimizer, loader, loss_fn, epoch, epochs, progress)
 
             n = len(labels)
             total_loss += value * n
-            correct += int((scores.data.argmax(axis=1) == labels).sum())
+            correct += int(np.sum(np.asarray(scores).argmax(axis=1) == np.asarray(labels)))
             seen += n
             batches.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}", refresh=False)
     return total_loss / seen, correct / seen
@@ -201,8 +201,8 @@ def evaluate(model, loader, loss_fn=F.cross_entropy):
             for images, labels in loader:
                 scores = model(images)
                 total_loss += loss_fn(scores, labels).item() * len(labels)
-                predicted = scores.data.argmax(axis=1)
-                correct += int((predicted == labels).sum())
+                predicted = np.asarray(scores).argmax(axis=1)
+                correct += int(np.sum(predicted == np.asarray(labels)))
                 predictions.append(predicted)
     finally:
         model.train(was_training)

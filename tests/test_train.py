@@ -95,7 +95,7 @@ def test_early_stopping_stops_and_restores_the_best_weights(tmp_path):
         assert np.array_equal(model.state_dict()[key], value), key
     # The last checkpoint holds the restored weights and says the run is over.
     checkpoint = load_checkpoint(tmp_path / "c.npz")
-    assert np.array_equal(checkpoint["model"]["5.weight"], best[5].weight.data)
+    assert np.array_equal(checkpoint["model"]["5.weight"], best[5].weight.numpy())
     assert checkpoint["early_stopping"]["finished"] and checkpoint["early_stopping"]["best_epoch"] == 1
 
 
@@ -207,7 +207,7 @@ def test_evaluate_matches_the_loss_and_argmax_over_the_whole_set():
     images = images.astype(np.float32)   # what a DataLoader hands out
     model = nn.Linear(3, 4)
     loss, accuracy, predictions = evaluate(model, DataLoader(TensorDataset(images, labels), batch_size=4))
-    scores = images @ model.weight.data.T + model.bias.data
+    scores = images @ model.weight.numpy().T + model.bias.numpy()
     expected = F.cross_entropy(md.tensor(scores), labels).item()
     assert loss == pytest.approx(expected, rel=1e-6)   # batch means of 4, 4, 2, re-weighted: float32 rounding
     assert np.array_equal(predictions, scores.argmax(axis=1)) and predictions.dtype == np.int64
@@ -219,7 +219,7 @@ def test_evaluate_uses_evaluation_mode():
     model = nn.Sequential(nn.Dropout(0.9), nn.Linear(2, 2))
     data = DataLoader(TensorDataset(np.ones((4, 2), np.float32), np.zeros(4, np.int64)), batch_size=4)
     with md.no_grad():
-        expected = model.eval()(md.tensor(np.ones((4, 2), np.float32))).data.argmax(axis=1)
+        expected = model.eval()(md.tensor(np.ones((4, 2), np.float32))).numpy().argmax(axis=1)
     model.train()
     assert all(np.array_equal(evaluate(model, data)[2], expected) for _ in range(5))
 
@@ -280,4 +280,4 @@ def test_fit_trains_a_model_with_an_auxiliary_head_through_its_loss():
     history = fit(model, optimizer, loader, epochs=6, val_loader=val_loader(), loss_fn=loss_fn, progress=False)
     assert tuple in seen and md.Tensor in seen            # the tuple in training, plain scores in eval
     assert history["train_acc"][-1] > 0.9 and history["val_acc"][-1] == 1.0
-    assert np.abs(model.aux[1].weight.grad).sum() > 0     # the auxiliary head learned too
+    assert np.abs(model.aux[1].weight.grad.numpy()).sum() > 0     # the auxiliary head learned too

@@ -44,7 +44,7 @@ def test_small_cnn_overfits_50_images(make_optimizer):
         optimizer.step()
         first_loss = loss.item() if first_loss is None else first_loss
         with md.no_grad():
-            accuracy = (model(images).data.argmax(axis=1) == labels).mean()
+            accuracy = (model(images).numpy().argmax(axis=1) == labels).mean()
         if accuracy == 1.0:
             break
     assert accuracy == 1.0, f"training accuracy stalled at {accuracy:.2f}"

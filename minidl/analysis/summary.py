@@ -139,7 +139,7 @@ def layer_macs(module, input, output):
         kh, kw = module.kernel_size
         return in_h * in_w * in_channels * (module.out_channels // module.groups) * kh * kw
     if isinstance(module, Linear):
-        rows_per_image = input.size // (input.shape[0] * module.in_features)
+        rows_per_image = input.numel() // (input.shape[0] * module.in_features)
         return rows_per_image * module.in_features * module.out_features
     return 0
 
@@ -178,8 +178,8 @@ def summary(model, input_shape, *, depth=None, dtype=np.float32, print_table=Tru
             type=call.type,
             call=call.call,
             output_shape=_per_image_shape(call.output),
-            params=int(sum(p.size for p in params)),
-            trainable_params=int(sum(p.size for p in params if p.requires_grad)),
+            params=int(sum(p.numel() for p in params)),
+            trainable_params=int(sum(p.numel() for p in params if p.requires_grad)),
             macs=int(sum(macs[i:call.end])),
             receptive_field=fields[i],
         ))
@@ -190,12 +190,12 @@ def summary(model, input_shape, *, depth=None, dtype=np.float32, print_table=Tru
         rows=rows,
         input_shape=tuple(input_shape),
         output_shape=_per_image_shape(traced.output),
-        total_params=int(sum(p.size for p in parameters)),
-        trainable_params=int(sum(p.size for p in parameters if p.requires_grad)),
+        total_params=int(sum(p.numel() for p in parameters)),
+        trainable_params=int(sum(p.numel() for p in parameters if p.requires_grad)),
         total_macs=int(sum(macs)),
-        input_bytes=traced.input.data.nbytes,
-        forward_bytes=int(sum(t.data.nbytes for c in calls if c.is_leaf for t in output_tensors(c.output))),
-        param_bytes=int(sum(p.data.nbytes for p in parameters)),
+        input_bytes=traced.input.numpy().nbytes,
+        forward_bytes=int(sum(t.numpy().nbytes for c in calls if c.is_leaf for t in output_tensors(c.output))),
+        param_bytes=int(sum(p.numpy().nbytes for p in parameters)),
         feature_map=None if feature_map is None else calls[feature_map].name,
         receptive_field=None if feature_map is None else fields[feature_map],
         notes=notes,
