@@ -85,6 +85,60 @@ def test_pre_hook_runs_before_forward_hook_and_passes_on_new_inputs(rng):
 
 
 # ---------------------------------------------------------------------- full backward hooks
+def test_backward_hook_receives_tuples_of_tensors(rng):
+    module = Product()
+    a, b = tensor(rng, 2, 3, requires_grad=True), tensor(rng, 3, requires_grad=True)
+    calls = []
+    module.register_full_backward_hook(lambda m, gi, go: calls.append((gi, go)))
+    module(a, b, 2.0).sum().backward()
+    (grad_input, grad_output), = calls
+    assert isinstance(grad_input, tuple) and isinstance(grad_output, tuple)
+    for grad, like in [(grad_input[0], a), (grad_input[1], b), (grad_output[0], a)]:
+        assert isinstance(grad, md.Tensor) and not grad.requires_grad
+        assert grad.shape == like.shape and grad.dtype == np.float64
+    assert grad_input[2] is None
+
+
+def test_backward_hook_sees_what_pytorchs_sees(rng):
+    torch = pytest.importorskip("torch")
+    ours, theirs = nn.Linear(4, 3).double(), torch.nn.Linear(4, 3).double()
+    with torch.no_grad():
+        theirs.weight.copy_(torch.from_numpy(ours.weight.numpy()))
+        theirs.bias.copy_(torch.from_numpy(ours.bias.numpy()))
+    x, upstream = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
+    seen = {}
+
+    def hook(name):
+        def record(module, grad_input, grad_output):
+            seen[name] = (grad_input, grad_output)
+            return (grad_input[0] * 2,)  # a Tensor operation on what the hook received
+        return record
+
+    ours.register_full_backward_hook(hook("ours"))
+    theirs.register_full_backward_hook(hook("theirs"))
+    x_ours, x_theirs = md.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ours(x_ours).backward(upstream)
+    theirs(x_theirs).backward(torch.from_numpy(upstream))
+    for got, expected in zip(seen["ours"], seen["theirs"]):
+        assert len(got) == len(expected)
+        for g, e in zip(got, expected):
+            assert isinstance(g, md.Tensor) and isinstance(e, torch.Tensor)
+            np.testing.assert_allclose(g.numpy(), e.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(x_ours.grad.numpy(), x_theirs.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_forward_hooks_receive_tensors(rng):
+    layer = nn.Linear(4, 3).double()
+    seen = []
+    layer.register_forward_pre_hook(lambda m, inputs: seen.append(("pre", inputs)))
+    layer.register_forward_hook(lambda m, inputs, output: seen.append(("post", inputs, output)))
+    layer.register_full_backward_hook(lambda m, gi, go: None)  # the inputs pass through a tap
+    layer(tensor(rng, 2, 4, requires_grad=True))
+    (_, pre_inputs), (_, post_inputs, output) = seen
+    assert all(isinstance(t, md.Tensor) for t in (*pre_inputs, *post_inputs, output))
+    assert output.shape == (2, 3) and output.requires_grad
+
+
 def test_backward_hook_sees_grad_output_and_grad_input(rng):
     layer = nn.Linear(4, 3).double()
     x = tensor(rng, 5, 4, requires_grad=True)
@@ -104,18 +158,24 @@ def test_backward_hook_sees_grad_output_and_grad_input(rng):
 
 def guided_relu(module, grad_input, grad_output):
     """Guided backpropagation: pass back only positive gradients, through positive inputs."""
-    return (np.maximum(grad_input[0], 0),)
+    return (grad_input[0].clip(min=0),)
 
 
 def deconvnet_relu(module, grad_input, grad_output):
     """Deconvnet: the backward ReLU acts on the gradient alone, ignoring the forward input's sign."""
-    return (np.maximum(grad_output[0], 0),)
+    return (grad_output[0].clip(min=0),)
+
+
+def deconvnet_relu_in_numpy(module, grad_input, grad_output):
+    """The same rule returning an ndarray, which replaces the gradient as a Tensor would."""
+    return (np.maximum(grad_output[0].numpy(), 0),)
 
 
 @pytest.mark.parametrize("rule, expected", [
     (None, lambda x, g: g * (x > 0)),
     (guided_relu, lambda x, g: np.maximum(g, 0) * (x > 0)),
     (deconvnet_relu, lambda x, g: np.maximum(g, 0)),
+    (deconvnet_relu_in_numpy, lambda x, g: np.maximum(g, 0)),
 ])
 def test_relu_backward_rules(rng, rule, expected):
     relu = nn.ReLU()
@@ -155,7 +215,7 @@ def test_backward_hooks_chain_each_seeing_the_previous_replacement(rng):
     relu = nn.ReLU()
     seen = []
     relu.register_full_backward_hook(lambda m, gi, go: (gi[0] * 3,))
-    relu.register_full_backward_hook(lambda m, gi, go: seen.append(gi[0].copy()))
+    relu.register_full_backward_hook(lambda m, gi, go: seen.append(gi[0].clone()))
     x = md.tensor(np.array([1.0, -1.0, 2.0]), requires_grad=True)
     relu(x).backward(np.ones(3))
     np.testing.assert_array_equal(seen[0], [3.0, 0.0, 3.0])

@@ -459,15 +459,15 @@ class Module:
         """Call ``hook(module, grad_input, grad_output)`` when the gradients of this module's
         inputs have been computed during backward.
 
-        ``grad_output`` holds dL/d(output), one ndarray per output of the call (None for an
+        ``grad_output`` holds dL/d(output), one Tensor per output of the call (None for an
         output that is not a Tensor requiring grad); ``grad_input`` holds dL/d(input), one entry
-        per positional argument of the call (None where no gradient flows). Both are tuples even
-        for a single-input, single-output module such as ReLU: ``grad_input[0]``,
-        ``grad_output[0]``. If the hook returns a tuple of the same length, it replaces
-        ``grad_input``: that is what reaches the layers below. Guided backpropagation, for
-        example, registers on every ReLU::
+        per positional argument of the call (None where no gradient flows). Both are tuples of
+        Tensors, as in PyTorch, even for a single-input, single-output module such as ReLU:
+        ``grad_input[0]``, ``grad_output[0]``. If the hook returns a tuple of the same length (of
+        Tensors, ndarrays or None), it replaces ``grad_input``: that is what reaches the layers
+        below. Guided backpropagation, for example, registers on every ReLU::
 
-            lambda module, grad_in, grad_out: (np.maximum(grad_in[0], 0),)
+            lambda module, grad_in, grad_out: (grad_in[0].clip(min=0),)
 
         When no input requires a gradient (the first layer of a network fed plain data), the
         hook is still called, with ``grad_input`` all None, and must return None.
@@ -665,7 +665,7 @@ class _BackwardHookCall:
         return tuple(spread)
 
     def _on_output_grads(self, grads):
-        self.grad_output = self._spread(grads, self.output_positions, self.n_outputs)
+        self.grad_output = self._spread([Tensor(g) for g in grads], self.output_positions, self.n_outputs)
         if not self.input_positions:
             # No tap on the inputs will report: call the hooks now, with nothing to replace.
             for hook in self.hooks:
@@ -678,12 +678,12 @@ class _BackwardHookCall:
         return grads
 
     def _on_input_grads(self, grads):
-        grad_input = self._spread(grads, self.input_positions, self.n_inputs)
+        grad_input = self._spread([Tensor(g) for g in grads], self.input_positions, self.n_inputs)
         for hook in self.hooks:
             result = hook(self.module, grad_input, self.grad_output)
             if result is not None:
                 grad_input = self._checked_replacement(result)
-        return tuple(grad_input[i] for i in self.input_positions)
+        return tuple(None if grad_input[i] is None else grad_input[i].numpy() for i in self.input_positions)
 
     def _checked_replacement(self, result):
         name = type(self.module).__name__
@@ -701,12 +701,12 @@ class _BackwardHookCall:
                 raise ValueError(
                     f"backward hook of {name}: returned a gradient for input {i}, which does not require one"
                 )
-            g = np.asarray(g.data if isinstance(g, Tensor) else g)
+            g = np.asarray(g)
             shape, dtype = self.input_meta[i]
             if g.shape != shape:
                 raise ValueError(
                     f"backward hook of {name}: returned gradient {i} has shape {g.shape}, "
                     f"but input {i} has shape {shape}"
                 )
-            replaced.append(g.astype(dtype, copy=False))
+            replaced.append(Tensor(g.astype(dtype, copy=False)))
         return tuple(replaced)
