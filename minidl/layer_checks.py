@@ -114,6 +114,24 @@ def _batch_norm(rng):
     return f"x {shape}, {'train' if training else 'eval'}", fn, [x, gamma, beta]
 
 
+def _group_norm(rng):
+    groups = int(rng.choice([1, 2, 3]))
+    channels = groups * int(rng.integers(1, 3))
+    shape = (int(rng.integers(1, 3)), channels) + tuple(int(d) for d in rng.integers(1, 4, size=int(rng.integers(0, 3))))
+    x, gamma, beta = _randn(rng, *shape), _randn(rng, channels), _randn(rng, channels)
+    eps = float(rng.choice([1e-5, 0.1]))
+    return f"x {shape}, num_groups {groups}, eps {eps}", \
+        lambda x, g, b: F.group_norm(x, groups, g, b, eps), [x, gamma, beta]
+
+
+def _layer_norm(rng):
+    shape = tuple(int(d) for d in rng.integers(1, 4, size=3))
+    normalized_shape = shape[int(rng.integers(1, 3)):]
+    x, gamma, beta = _randn(rng, *shape), _randn(rng, *normalized_shape), _randn(rng, *normalized_shape)
+    return f"x {shape}, normalized_shape {normalized_shape}", \
+        lambda x, g, b: F.layer_norm(x, normalized_shape, g, b), [x, gamma, beta]
+
+
 def _dropout(rng):
     p, seed = float(rng.choice([0.2, 0.5])), int(rng.integers(1 << 30))
     x = _randn(rng, 3, 4)
@@ -183,6 +201,8 @@ LAYER_CHECKS = {
     "adaptive_avg_pool2d": _adaptive_avg_pool2d,
     "global_avg_pool2d": _global_avg_pool2d,
     "batch_norm": _batch_norm,
+    "group_norm": _group_norm,
+    "layer_norm": _layer_norm,
     "dropout": _dropout,
     "relu": _elementwise("relu", F.relu),
     "leaky_relu": _elementwise("leaky_relu", lambda x: F.leaky_relu(x, 0.1)),

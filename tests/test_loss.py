@@ -86,7 +86,7 @@ def test_cross_entropy_matches_pytorch(shapes, seed, reduction, smoothing, dtype
     loss.backward(dout)
     expected.backward(torch.tensor(dout))
     assert loss.shape == tuple(expected.shape) and loss.dtype == ours.grad.dtype == dtype
-    assert_close(loss.data, expected.detach().numpy(), dtype)
+    assert_close(loss.numpy(), expected.detach().numpy(), dtype)
     assert_close(ours.grad, theirs.grad.numpy(), dtype)
 
 
@@ -102,7 +102,7 @@ def test_nll_loss_matches_pytorch(shapes, seed, reduction, dtype):
     loss.backward(dout)
     expected.backward(torch.tensor(dout))
     assert loss.dtype == ours.grad.dtype == dtype
-    assert_close(loss.data, expected.detach().numpy(), dtype)
+    assert_close(loss.numpy(), expected.detach().numpy(), dtype)
     assert_close(ours.grad, theirs.grad.numpy(), dtype)
 
 
@@ -120,7 +120,7 @@ def test_mse_loss_matches_pytorch_for_input_and_target(shape, seed, reduction, d
     loss.backward(dout)
     expected.backward(torch.tensor(dout))
     assert loss.dtype == dtype
-    assert_close(loss.data, expected.detach().numpy(), dtype)
+    assert_close(loss.numpy(), expected.detach().numpy(), dtype)
     for mine, reference in zip(ours, theirs):
         assert mine.grad.dtype == dtype
         assert_close(mine.grad, reference.grad.numpy(), dtype)
@@ -130,15 +130,15 @@ def test_mse_loss_matches_pytorch_for_input_and_target(shape, seed, reduction, d
 def test_cross_entropy_is_nll_of_log_softmax_against_the_smoothed_target(shapes, seed, smoothing):
     logits, target = draw_classification(shapes, seed)
     x = md.tensor(logits)
-    log_probs = F.log_softmax(x, 1).data
+    log_probs = F.log_softmax(x, 1).numpy()
     classes = logits.shape[1]
     onehot = np.moveaxis(np.eye(classes)[target], -1, 1)
     q = (1 - smoothing) * onehot + smoothing / classes
     expected = -(q * log_probs).sum(axis=1)
-    np.testing.assert_allclose(F.cross_entropy(x, target, reduction="none", label_smoothing=smoothing).data,
+    np.testing.assert_allclose(F.cross_entropy(x, target, reduction="none", label_smoothing=smoothing).numpy(),
                                expected, atol=1e-12)
     if smoothing == 0.0:
-        np.testing.assert_allclose(F.nll_loss(F.log_softmax(x, 1), target).data, expected.mean(), atol=1e-12)
+        np.testing.assert_allclose(F.nll_loss(F.log_softmax(x, 1), target).numpy(), expected.mean(), atol=1e-12)
 
 
 def test_uniform_scores_cost_log_of_the_class_count():

@@ -13,7 +13,7 @@ from minidl.nn.dropout import Dropout
 from minidl.nn.linear import Flatten, Identity, Linear
 from minidl.nn.loss import CrossEntropyLoss, MSELoss, NLLLoss
 from minidl.nn.module import IncompatibleKeys, Module
-from minidl.nn.norm import BatchNorm1d, BatchNorm2d
+from minidl.nn.norm import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from minidl.nn.parameter import Parameter
 from minidl.nn.pool import AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool2d, MaxPool2d, MaxUnpool2d
 
@@ -21,6 +21,6 @@ __all__ = [
     "init", "Module", "Parameter", "IncompatibleKeys", "Sequential", "ModuleList",
     "Linear", "Identity", "Flatten", "Conv2d", "ConvTranspose2d", "DepthwiseSeparableConv2d",
     "MaxPool2d", "MaxUnpool2d", "AvgPool2d", "AdaptiveAvgPool2d", "GlobalAvgPool2d",
-    "BatchNorm1d", "BatchNorm2d", "Dropout", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax",
+    "BatchNorm1d", "BatchNorm2d", "GroupNorm", "LayerNorm", "Dropout", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax",
     "LogSoftmax", "CrossEntropyLoss", "NLLLoss", "MSELoss",
 ]

@@ -1,4 +1,5 @@
-"""Batch normalization layers: BatchNorm1d for (N, C) or (N, C, L) inputs, BatchNorm2d for images."""
+"""Normalization layers: BatchNorm1d for (N, C) or (N, C, L) inputs, BatchNorm2d for images,
+GroupNorm (per example, over groups of channels) and LayerNorm (per example, over trailing axes)."""
 
 import numpy as np
 
@@ -107,3 +108,76 @@ class BatchNorm2d(_BatchNorm):
     and W ("spatial" batch norm). Output: the input's shape."""
 
     expected_layouts = {4: "(N, C, H, W)"}
+
+
+class _PerExampleNorm(Module):
+    """What GroupNorm and LayerNorm share: an optional learned scale (init 1) and shift (init 0)."""
+
+    def _register_affine(self, shape, affine, bias):
+        """``weight`` and ``bias`` of ``shape`` as Parameters, or registered as None where not learned."""
+        self.register_parameter("weight", Parameter(np.empty(shape, dtype=np.float32)) if affine else None)
+        self.register_parameter("bias", Parameter(np.empty(shape, dtype=np.float32)) if affine and bias else None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+
+class GroupNorm(_PerExampleNorm):
+    """Group normalization (``F.group_norm``): each example's channels are split into
+    ``num_groups`` groups, each normalised with its own mean and variance, then every channel is
+    scaled and shifted. No batch statistics, so training and evaluation behave the same.
+
+    Args:
+        num_groups: G, which must divide num_channels.
+        num_channels: C, the size of axis 1 of the input.
+        eps: added to the variance.
+        affine: learn ``weight`` (init 1) and ``bias`` (init 0), each (C,).
+        bias: with ``affine``, whether to learn the shift too (keyword only, as in PyTorch).
+    Input: (N, C, *). Output: the input's shape.
+    """
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, *, bias=True):
+        super().__init__()
+        if num_channels % num_groups:
+            raise ValueError(
+                f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})"
+            )
+        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        self._register_affine((num_channels,), affine, bias)
+
+    def forward(self, input):
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
+
+
+class LayerNorm(_PerExampleNorm):
+    """Layer normalization (``F.layer_norm``): each slice over the trailing ``normalized_shape``
+    axes is normalised with its own mean and variance, then scaled and shifted elementwise.
+
+    Args:
+        normalized_shape: an int (the last dimension) or a tuple of the trailing dimensions.
+        eps: added to the variance.
+        elementwise_affine: learn ``weight`` (init 1) and ``bias`` (init 0) of normalized_shape.
+        bias: with ``elementwise_affine``, whether to learn the shift too.
+    Input: (*, *normalized_shape). Output: the input's shape.
+    """
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True):
+        super().__init__()
+        self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        self._register_affine(self.normalized_shape, elementwise_affine, bias)
+
+    def forward(self, input):
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
