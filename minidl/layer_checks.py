@@ -206,6 +206,8 @@ LAYER_CHECKS = {
     "dropout": _dropout,
     "relu": _elementwise("relu", F.relu),
     "leaky_relu": _elementwise("leaky_relu", lambda x: F.leaky_relu(x, 0.1)),
+    "gelu": _elementwise("gelu", F.gelu),
+    "gelu_tanh": _elementwise("gelu_tanh", lambda x: F.gelu(x, approximate="tanh")),
     "sigmoid": _elementwise("sigmoid", F.sigmoid),
     "tanh": _elementwise("tanh", F.tanh),
     "softmax": _softmax(F.softmax),

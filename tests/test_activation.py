@@ -1,4 +1,4 @@
-"""Activations: relu, leaky_relu, sigmoid, tanh, softmax, log_softmax.
+"""Activations: relu, leaky_relu, gelu (exact and tanh-approximated), sigmoid, tanh, softmax, log_softmax.
 
 Each pair and each F.* function is gradient-checked in float64 and compared with PyTorch
 (forward and backward); softmax and log_softmax are checked for their defining properties
@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import minidl as md
 from minidl import functional as F
+from minidl import nn
 from minidl.gradcheck import gradcheck
 from minidl.layers import activation as layers
 
@@ -27,6 +28,8 @@ ELEMENTWISE = {
     "relu": ((layers.relu_forward, layers.relu_backward), F.relu, {}, "relu"),
     "leaky_relu": ((layers.leaky_relu_forward, layers.leaky_relu_backward), F.leaky_relu,
                    {"negative_slope": 0.2}, "leaky_relu"),
+    "gelu": ((layers.gelu_forward, layers.gelu_backward), F.gelu, {}, "gelu"),
+    "gelu_tanh": ((layers.gelu_forward, layers.gelu_backward), F.gelu, {"approximate": "tanh"}, "gelu"),
     "sigmoid": ((layers.sigmoid_forward, layers.sigmoid_backward), F.sigmoid, {}, "sigmoid"),
     "tanh": ((layers.tanh_forward, layers.tanh_backward), F.tanh, {}, "tanh"),
 }
@@ -143,6 +146,36 @@ def test_huge_inputs_stay_finite(dtype):
     np.testing.assert_allclose(log_probs, [[0, -1e4, -2e4], [-np.log(3)] * 3], rtol=1e-6)
     np.testing.assert_array_equal(sig, [[1, 0.5, 0], [0, 0, 0]])
     assert probs.dtype == log_probs.dtype == sig.dtype == dtype
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_module_matches_pytorch_and_takes_an_empty_batch(approximate):
+    torch = pytest.importorskip("torch")
+    ours, theirs = nn.GELU(approximate), torch.nn.GELU(approximate)
+    assert repr(ours) == repr(theirs)
+    x = np.array([-30.0, -3.0, -0.5, 0.0, 0.5, 3.0, 30.0], dtype=np.float32)
+    np.testing.assert_allclose(ours(md.tensor(x)).numpy(), theirs(torch.tensor(x)).numpy(), atol=1e-6, rtol=1e-6)
+    empty = md.tensor(np.zeros((0, 3), dtype=np.float32), requires_grad=True)
+    out = ours(empty)
+    out.sum().backward()
+    assert out.shape == empty.grad.shape == tuple(theirs(torch.zeros(0, 3)).shape) == (0, 3)
+
+
+def test_gelu_is_about_relu_far_from_zero_and_x_phi_x_near_it():
+    x = np.array([-10.0, -1.0, 0.0, 1.0, 10.0])
+    out = F.gelu(md.tensor(x)).numpy()
+    np.testing.assert_allclose(out[[0, 4]], [0.0, 10.0], atol=1e-20)
+    np.testing.assert_allclose(out[[1, 3]], [-0.15865525393145707, 0.8413447460685429], rtol=1e-15)
+    assert out[2] == 0.0
+
+
+def test_gelu_approximation_must_be_none_or_tanh():
+    with pytest.raises(ValueError, match="gelu: approximate must be 'none' or 'tanh', got 'Tanh'"):
+        F.gelu(md.tensor([1.0]), approximate="Tanh")
+    with pytest.raises(ValueError, match="GELU: approximate must be 'none' or 'tanh', got None"):
+        nn.GELU(approximate=None)
+    with pytest.raises(TypeError, match="gelu: input must be a floating point tensor"):
+        F.gelu(md.tensor([1, 2]))
 
 
 def test_integer_input_is_refused():

@@ -7,6 +7,8 @@ the forward/backward pairs as autograd Functions.
 from minidl.function import from_pair
 from minidl.functional.checks import dim_index, float_tensor
 from minidl.layers.activation import (
+    gelu_backward,
+    gelu_forward,
     leaky_relu_backward,
     leaky_relu_forward,
     log_softmax_backward,
@@ -21,10 +23,11 @@ from minidl.layers.activation import (
     tanh_forward,
 )
 
-__all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax"]
+__all__ = ["relu", "leaky_relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax"]
 
 ReLU = from_pair("ReLU", relu_forward, relu_backward)
 LeakyReLU = from_pair("LeakyReLU", leaky_relu_forward, leaky_relu_backward)
+GELU = from_pair("GELU", gelu_forward, gelu_backward)
 Sigmoid = from_pair("Sigmoid", sigmoid_forward, sigmoid_backward)
 Tanh = from_pair("Tanh", tanh_forward, tanh_backward)
 Softmax = from_pair("Softmax", softmax_forward, softmax_backward)
@@ -39,6 +42,19 @@ def relu(input):
 def leaky_relu(input, negative_slope=0.01):
     """input where input > 0, else negative_slope * input."""
     return LeakyReLU.apply(float_tensor("leaky_relu", input), negative_slope=negative_slope)
+
+
+def gelu(input, approximate="none"):
+    """input * Phi(input), Phi the standard normal CDF; approximate="tanh" uses
+    input/2 * (1 + tanh(sqrt(2/pi) * (input + 0.044715 input^3))), as in PyTorch."""
+    check_gelu_approximation("gelu", approximate)
+    return GELU.apply(float_tensor("gelu", input), approximate=approximate)
+
+
+def check_gelu_approximation(layer, approximate):
+    """``approximate`` must be "none" or "tanh" (``nn.GELU`` checks it when built)."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"{layer}: approximate must be 'none' or 'tanh', got {approximate!r}")
 
 
 def sigmoid(input):

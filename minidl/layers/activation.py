@@ -1,10 +1,13 @@
-"""Activation functions as forward/backward pairs: relu, leaky_relu, sigmoid, tanh, softmax, log_softmax.
+"""Activation functions as forward/backward pairs: relu, leaky_relu, gelu, sigmoid, tanh, softmax,
+log_softmax.
 
 All of them keep the input's shape. The elementwise ones have a local derivative f'(x), so their
 backward pass is dx = dout * f'(x); softmax and log_softmax mix the values along ``dim``, so
 their backward passes contract dout with the Jacobian along that axis.
 Arguments are assumed valid: ``minidl.functional`` checks them.
 """
+
+import math
 
 import numpy as np
 
@@ -47,6 +50,50 @@ def leaky_relu_backward(dout, cache):
     """dx = dout where x > 0, else negative_slope * dout (x = 0 takes the slope, as in PyTorch)."""
     positive, negative_slope = cache
     return np.where(positive, dout, negative_slope * dout)
+
+
+# erf elementwise, with the C library's precision (NumPy has no erf); the result is float64.
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+# Constants of GELU's tanh approximation: sqrt(2 / pi) and the cubic coefficient.
+_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+_GELU_CUBIC = 0.044715
+
+
+def gelu_forward(x, approximate="none"):
+    """Gaussian error linear unit (Hendrycks & Gimpel, 2016): out = x * Phi(x).
+
+    Phi is the standard normal CDF, Phi(x) = (1 + erf(x / sqrt(2))) / 2: each input is
+    weighted by the probability that a standard normal variable lies below it, a smooth ReLU
+    (about x for large x, about 0 for very negative x, slightly negative in between).
+    approximate="tanh" uses the approximation of the paper, as in PyTorch:
+
+        out = x/2 * (1 + tanh(u)),    u = sqrt(2/pi) * (x + 0.044715 x^3)
+
+    Shapes: x any shape; out the same shape.
+    Cache: (x, approximate, Phi(x)) for "none"; (x, approximate, tanh(u)) for "tanh".
+    """
+    if approximate == "tanh":
+        t = np.tanh(_SQRT_2_OVER_PI * (x + _GELU_CUBIC * x * x * x))
+        return 0.5 * x * (1 + t), (x, approximate, t)
+    cdf = (0.5 * (1 + _erf(x / math.sqrt(2)))).astype(x.dtype, copy=False)
+    return x * cdf, (x, approximate, cdf)
+
+
+def gelu_backward(dout, cache):
+    """Exact GELU: d/dx [x Phi(x)] = Phi(x) + x phi(x), with phi(x) = exp(-x^2/2) / sqrt(2 pi)
+    the standard normal density, so dx = dout * (Phi(x) + x phi(x)).
+
+    tanh approximation: with t = tanh(u), d/dx [x/2 (1 + t)] = (1 + t)/2 + x/2 (1 - t^2) u',
+    u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2), and dx = dout times that.
+    """
+    x, approximate, value = cache
+    if approximate == "tanh":
+        t = value
+        du = _SQRT_2_OVER_PI * (1 + 3 * _GELU_CUBIC * x * x)
+        return dout * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du)
+    pdf = np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+    return dout * (value + x * pdf)
 
 
 def sigmoid_forward(x):

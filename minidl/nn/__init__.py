@@ -6,7 +6,7 @@
 """
 
 from minidl.nn import init
-from minidl.nn.activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from minidl.nn.activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from minidl.nn.containers import ModuleList, Sequential
 from minidl.nn.conv import Conv2d, ConvTranspose2d, DepthwiseSeparableConv2d
 from minidl.nn.dropout import Dropout
@@ -21,6 +21,6 @@ __all__ = [
     "init", "Module", "Parameter", "IncompatibleKeys", "Sequential", "ModuleList",
     "Linear", "Identity", "Flatten", "Conv2d", "ConvTranspose2d", "DepthwiseSeparableConv2d",
     "MaxPool2d", "MaxUnpool2d", "AvgPool2d", "AdaptiveAvgPool2d", "GlobalAvgPool2d",
-    "BatchNorm1d", "BatchNorm2d", "GroupNorm", "LayerNorm", "Dropout", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax",
+    "BatchNorm1d", "BatchNorm2d", "GroupNorm", "LayerNorm", "Dropout", "ReLU", "LeakyReLU", "GELU", "Sigmoid", "Tanh", "Softmax",
     "LogSoftmax", "CrossEntropyLoss", "NLLLoss", "MSELoss",
 ]

@@ -6,6 +6,7 @@ Output: the input's shape.
 """
 
 from minidl import functional as F
+from minidl.functional.activation import check_gelu_approximation
 from minidl.nn.module import Module
 
 
@@ -28,6 +29,21 @@ class LeakyReLU(Module):
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}"
+
+
+class GELU(Module):
+    """x * Phi(x), Phi the standard normal CDF; approximate="tanh" for the tanh approximation."""
+
+    def __init__(self, approximate="none"):
+        super().__init__()
+        check_gelu_approximation("GELU", approximate)
+        self.approximate = approximate
+
+    def forward(self, input):
+        return F.gelu(input, approximate=self.approximate)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
 
 
 class Sigmoid(Module):
