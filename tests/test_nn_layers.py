@@ -264,7 +264,60 @@ def test_batch_norm_input_errors(layer, shape, match):
         layer(md.tensor(np.zeros(shape, dtype=np.float32)))
 
 
+def batch_norm_state(bn):
+    """Copies of the running statistics and counter, and their versions."""
+    return [(name, b.numpy().copy(), b._version.value) for name, b in bn.named_buffers()]
+
+
+@pytest.mark.parametrize("momentum", [0.1, None])
+@pytest.mark.parametrize("layer, x, error, match", [
+    (nn.BatchNorm2d, np.zeros((2, 4, 3, 3), np.float32), ValueError, "BatchNorm2d: expected C = num_features = 3"),
+    (nn.BatchNorm2d, np.zeros((2, 3, 3), np.float32), ValueError, "BatchNorm2d: expected input of shape"),
+    (nn.BatchNorm2d, np.zeros((2, 3, 3, 3)), TypeError, "batch_norm: weight has dtype float32 but the input"),
+    (nn.BatchNorm1d, np.zeros((4, 3), np.int64), TypeError, "batch_norm: input must be a floating point"),
+    (nn.BatchNorm1d, np.zeros((1, 3), np.float32), ValueError, "expected more than 1 value per channel"),
+    (nn.BatchNorm2d, np.zeros((1, 3, 1, 1), np.float32), ValueError, "expected more than 1 value per channel"),
+])
+def test_a_refused_batch_leaves_the_running_statistics_and_the_counter_alone(momentum, layer, x, error, match, rng):
+    bn = layer(3, momentum=momentum)
+    accepted = (4, 3, 2, 2) if layer is nn.BatchNorm2d else (4, 3)
+    bn(md.tensor(rng.standard_normal(accepted).astype(np.float32) + 1))  # statistics other than 0 and 1
+    before = batch_norm_state(bn)
+    assert bn.num_batches_tracked.item() == 1
+    with pytest.raises(error, match=match):
+        bn(md.tensor(x))
+    for (name, value, version), (_, now, now_version) in zip(before, batch_norm_state(bn)):
+        np.testing.assert_array_equal(now, value, err_msg=name)
+        assert now_version == version, name
+
+
+def test_batch_norm_after_a_refused_batch_matches_torch(rng):
+    torch = pytest.importorskip("torch")
+    ours, theirs = nn.BatchNorm2d(3, momentum=None), torch.nn.BatchNorm2d(3, momentum=None)
+    batches = [rng.normal(1.0, 2.0, (4, 3, 2, 2)).astype(np.float32) for _ in range(2)]
+    ours(md.tensor(batches[0]))
+    with pytest.raises(ValueError):
+        ours(md.tensor(batches[1][:, :2]))  # refused: the counter must not count it
+    ours(md.tensor(batches[1]))
+    for x in batches:
+        theirs(torch.from_numpy(x))
+    for (name, b), c in zip(ours.named_buffers(), theirs.buffers()):
+        np.testing.assert_allclose(b.numpy(), c.numpy(), rtol=1e-6, err_msg=name)
+
+
 # ---------------------------------------------------------------------- dropout
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: nn.Dropout(0.5)(md.tensor(np.ones(4, np.int64))), TypeError, "dropout: input must be a floating"),
+    (lambda: md.functional.dropout(md.tensor(np.ones(4)), p=1.5), ValueError, "dropout: probability p must be"),
+    (lambda: md.functional.dropout(np.array(["a"]), p=0.5), TypeError, "tensor: cannot make a tensor from ndarray"),
+])
+def test_a_refused_dropout_call_draws_no_random_numbers(call, error, match):
+    state = md.get_generator().bit_generator.state
+    with pytest.raises(error, match=match):
+        call()
+    assert md.get_generator().bit_generator.state == state
+
+
 def test_dropout_training_statistics_and_gradient():
     p, n = 0.3, 40000
     drop = nn.Dropout(p)

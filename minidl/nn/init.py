@@ -31,14 +31,13 @@ def _array(tensor, name):
 
     Filling a Tensor counts as an in-place change of it (its version goes up), as in PyTorch.
     """
-    array = tensor
-    if isinstance(tensor, Tensor):
-        array = tensor.numpy()
-        tensor._version.value += 1
+    array = tensor.numpy() if isinstance(tensor, Tensor) else tensor
     if not isinstance(array, np.ndarray):
         raise TypeError(f"{name}: expected a Tensor, Parameter or ndarray, got {type(tensor).__name__}")
     if array.dtype.kind != "f":
         raise TypeError(f"{name}: can only fill floating point arrays, got dtype {array.dtype}")
+    if isinstance(tensor, Tensor):
+        tensor._version.value += 1  # counted once the fill is sure to happen
     return array
 
 

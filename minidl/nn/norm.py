@@ -58,7 +58,7 @@ class _BatchNorm(Module):
         if self.track_running_stats:
             init.zeros_(self.running_mean)
             init.ones_(self.running_var)
-            self.num_batches_tracked.data[...] = 0
+            self.num_batches_tracked.zero_()
 
     def reset_parameters(self):
         self.reset_running_stats()
@@ -83,13 +83,16 @@ class _BatchNorm(Module):
     def forward(self, input):
         self._check_input(input)
         momentum = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1
-            if self.momentum is None:
-                momentum = 1.0 / float(self.num_batches_tracked.item())
+        counting = self.training and self.track_running_stats
+        if counting and self.momentum is None:
+            momentum = 1.0 / (self.num_batches_tracked.item() + 1)  # this batch included
         use_batch_statistics = self.training or self.running_mean is None
-        return F.batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
-                            training=use_batch_statistics, momentum=momentum, eps=self.eps)
+        output = F.batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
+                              training=use_batch_statistics, momentum=momentum, eps=self.eps)
+        if counting:
+            # Counted once F.batch_norm has accepted the input: a refused call changes nothing.
+            self.num_batches_tracked.add_(1)
+        return output
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
