@@ -771,7 +771,7 @@ def test_scheduler_load_state_dict_rejects_a_mismatched_state():
     with pytest.raises(ValueError, match=keys_message):
         step.load_state_dict(cosine_state)
     one_group = lr_scheduler.StepLR(optim.SGD([param()], lr=0.1), step_size=2).state_dict()
-    with pytest.raises(ValueError, match="1 base learning rates but the optimizer has 2 parameter groups"):
+    with pytest.raises(ValueError, match="learning rates for 1 parameter groups but the optimizer has 2"):
         step.load_state_dict(one_group)
     with pytest.raises(TypeError, match="StepLR.load_state_dict: expected a dict, got list"):
         step.load_state_dict([])
