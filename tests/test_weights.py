@@ -1,17 +1,25 @@
-"""Weights files: safetensors with metadata, the pretrained registry, torchvision state dicts."""
+"""Weights files: safetensors with metadata and a checksum of the tensors, the pretrained
+registry, torchvision state dicts."""
 
+import hashlib
 import json
 import os
 import pickle
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from safetensors import safe_open
 
-from minidl import nn
+import minidl as md
+from minidl import files, nn
+from minidl.serialization import save
 from minidl.zoo import PRETRAINED, WeightsError, lenet5, load_weights, read_weights, save_weights
 from minidl.zoo import evaluate_pretrained, load_pretrained, load_torchvision_state_dict, pretrained
 from minidl.zoo.lenet import LeNet5
+from minidl.zoo.torchvision_weights import read_torchvision_state_dict
+from minidl.zoo.weights import CHECKSUM_KEY, tensors_sha256, write_weights
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TORCHVISION = json.loads((Path(__file__).parent / "data" / "torchvision_state_dicts.json").read_text())
@@ -50,7 +58,7 @@ def test_load_into_a_given_model_and_read_raw_arrays(tmp_path):
     assert arrays["1.num_batches_tracked"].dtype == np.int64
     other = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2))
     load_weights(path, model=other)
-    np.testing.assert_array_equal(other[0].weight.data, model[0].weight.data)
+    np.testing.assert_array_equal(other[0].weight.numpy(), model[0].weight.numpy())
     with pytest.raises(WeightsError, match="does not name its architecture"):
         load_weights(path)
 
@@ -121,15 +129,97 @@ def test_pickles_and_damaged_files_are_refused(tmp_path):
         read_weights(truncated)
 
 
+def recorded_checksum(path):
+    """The checksum in the file's header, read without read_weights (which would verify it)."""
+    with safe_open(str(path), framework="numpy") as file:
+        return json.loads(file.metadata()["minidl"]).get(CHECKSUM_KEY)
+
+
+def test_the_file_records_a_checksum_of_its_tensors(tmp_path):
+    model = lenet5()
+    path = tmp_path / "w.safetensors"
+    save_weights(model, path, architecture="lenet5")
+    assert recorded_checksum(path) == tensors_sha256(model.state_dict())
+    assert read_weights(path)[1][CHECKSUM_KEY] == recorded_checksum(path)
+    with pytest.raises(ValueError, match="tensors_sha256 is set by save_weights itself"):
+        save_weights(model, path, tensors_sha256="0" * 64)
+
+
+def test_the_same_weights_always_give_the_same_file(tmp_path):
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2))
+    for name in ("a", "b", "c"):
+        save_weights(model, tmp_path / f"{name}.safetensors", note="same")
+    assert len({(tmp_path / f"{name}.safetensors").read_bytes() for name in ("a", "b", "c")}) == 1
+
+
+def test_tensors_sha256_hashes_names_dtypes_shapes_and_little_endian_bytes():
+    arrays = {"b": np.array([1], dtype="<i2"), "a": np.array(False)}
+    spelled_out = b'["a", "bool", []]\n' + b"\x00" + b'["b", "int16", [1]]\n' + b"\x01\x00"
+    assert tensors_sha256(arrays) == hashlib.sha256(spelled_out).hexdigest()
+    assert tensors_sha256({"a": arrays["a"], "b": arrays["b"].astype(">i2")}) == tensors_sha256(arrays)
+    changed = [{"b": np.array([2], "<i2"), "a": arrays["a"]}, {"c": arrays["b"], "a": arrays["a"]},
+               {"b": np.array([1], "<i4"), "a": arrays["a"]}, {"b": np.array([[1]], "<i2"), "a": arrays["a"]}]
+    assert len({tensors_sha256(other) for other in changed} | {tensors_sha256(arrays)}) == 5
+
+
+def test_a_damaged_tensor_is_refused_by_its_checksum(tmp_path):
+    model = nn.Linear(50, 4)
+    path = tmp_path / "w.safetensors"
+    save_weights(model, path)
+    data = bytearray(path.read_bytes())
+    data[data.find(model.weight.numpy()[2, 10:11].tobytes()) + 1] ^= 16   # one bit of weight[2, 10]
+    path.write_bytes(data)
+    with pytest.raises(WeightsError, match=f"^{path}: its tensors do not match the SHA-256 the file records"):
+        read_weights(path)
+    with pytest.raises(WeightsError, match="damaged or was edited"):
+        load_weights(path, model=nn.Linear(50, 4))
+
+
+def test_files_without_a_checksum_still_load(tmp_path):
+    from safetensors.numpy import save_file
+
+    save_file({"weight": np.ones((2, 2), np.float32), "bias": np.zeros(2, np.float32)}, str(tmp_path / "w.safetensors"))
+    arrays, metadata = read_weights(tmp_path / "w.safetensors")
+    assert metadata == {} and np.array_equal(arrays["weight"], np.ones((2, 2)))
+
+
+def test_write_weights_rewrites_what_read_weights_read(tmp_path):
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2))
+    model.load_state_dict(random_state(model, 4))
+    save_weights(model, tmp_path / "a.safetensors", note="kept")
+    arrays, metadata = read_weights(tmp_path / "a.safetensors")
+    write_weights(tmp_path / "b.safetensors", arrays, metadata)
+    arrays2, metadata2 = read_weights(tmp_path / "b.safetensors")
+    assert metadata2 == metadata
+    for key, value in arrays.items():
+        assert arrays2[key].dtype == value.dtype and arrays2[key].shape == value.shape
+        assert arrays2[key].tobytes() == value.tobytes(), key
+
+
+def test_missing_files_folders_and_leftovers_are_named(tmp_path):
+    for reader, where in ((read_weights, "read_weights"), (read_torchvision_state_dict, "read_torchvision_state_dict")):
+        with pytest.raises(FileNotFoundError, match=f"^{where}: No such file: .*w.safetensors"):
+            reader(tmp_path / "w.safetensors")
+        with pytest.raises(IsADirectoryError, match=f"^{where}: {tmp_path} is a folder; expected a"):
+            reader(tmp_path)
+    save_weights(lenet5(), tmp_path / "w.safetensors")
+    leftover = tmp_path / f".w.safetensors.tmp-{files._host()}-{os.getpid()}-abcd1234"
+    leftover.write_bytes((tmp_path / "w.safetensors").read_bytes())
+    with pytest.raises(WeightsError, match="temporary file of a save or download that did not finish"):
+        read_weights(leftover)
+
+
 # ---------------------------------------------------------------------------- pretrained
 def test_every_registered_file_loads_offline_and_says_what_it_is():
     for name in PRETRAINED:
         metadata = pretrained.describe(name)
-        for field in ("architecture", "dataset", "classes", "normalize", "test_accuracy", "command"):
+        for field in ("architecture", "dataset", "classes", "normalize", "test_accuracy", "command",
+                      "train_time_s", "epochs"):
             assert field in metadata, (name, field)
+        assert recorded_checksum(os.path.join(pretrained.FOLDER, PRETRAINED[name].file)) is not None, name
         model = load_pretrained(name)
         assert not model.training
-        assert sum(p.size for p in model.parameters()) < 200_000  # small files in the package
+        assert sum(p.numel() for p in model.parameters()) < 200_000  # small files in the package
 
 
 def test_a_damaged_pretrained_file_is_refused(monkeypatch):
@@ -203,6 +293,23 @@ def test_a_torchvision_pth_file_maps_onto_resnet18_through_torch(tmp_path):
     assert_loaded(model, state)
 
 
+def test_a_state_dict_saved_by_minidl_save_loads_like_a_pth_file(tmp_path):
+    from minidl.zoo.resnet import resnet18
+
+    state = torchvision_like_state("resnet18", seed=4)
+    save({"state_dict": {key: md.tensor(value) for key, value in state.items()}}, tmp_path / "resnet18.pt")
+    model = resnet18()
+    load_torchvision_state_dict(model, tmp_path / "resnet18.pt")
+    assert_loaded(model, state)
+
+
+def test_a_pth_file_without_torch_says_which_torch_to_install(tmp_path, monkeypatch):
+    (tmp_path / "w.pth").write_bytes(pickle.dumps({"weight": [1.0]}, protocol=2))
+    monkeypatch.setitem(sys.modules, "torch", None)   # import torch now raises ImportError
+    with pytest.raises(ImportError, match="pip install torch==2.13.0"):
+        read_torchvision_state_dict(tmp_path / "w.pth")
+
+
 MARKER = []
 
 
@@ -257,9 +364,9 @@ def test_old_densenet_names_are_renamed():
     assert_loaded(model, state)
     # files older than PyTorch 0.4.1 have no batch-norm counters: the model keeps its own
     no_counters = {k: v for k, v in old.items() if not k.endswith("num_batches_tracked")}
-    model.features.norm0.num_batches_tracked.data[...] = 11
+    model.features.norm0.num_batches_tracked.numpy()[...] = 11
     load_torchvision_state_dict(model, no_counters)
-    assert model.features.norm0.num_batches_tracked.data == 11
+    assert model.features.norm0.num_batches_tracked.item() == 11
 
 
 def test_a_file_for_another_model_is_reported_by_name(tmp_path):

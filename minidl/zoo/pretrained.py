@@ -8,9 +8,10 @@
 Each file in ``minidl/zoo/pretrained/`` is a safetensors file (see ``weights.py``) whose
 metadata records the architecture, the dataset and its class names, the mean and standard
 deviation to normalise inputs with, the command that trained it, how long that took and the
-test accuracies measured when it was exported (``scripts/export_pretrained.py``). The registry
-below adds each file's SHA-256, checked on every load, so a damaged or replaced file is refused
-instead of silently giving wrong answers.
+test accuracies measured when it was exported (``scripts/export_pretrained.py``), and the
+SHA-256 of its tensors (checked by ``read_weights``). The registry below adds each whole file's
+SHA-256, checked on every load, so a damaged or replaced file is refused instead of silently
+giving wrong answers.
 """
 
 import hashlib
@@ -31,18 +32,18 @@ PretrainedWeights = namedtuple("PretrainedWeights", ["file", "sha256", "descript
 PRETRAINED = {
     "lenet5-mnist": PretrainedWeights(
         "lenet5-mnist.safetensors",
-        "5509878ef3e653d93ca621e6c84825c7c2d30c0bcc819043bc8ffc54458078ae",
+        "4816fb19570dc4bf3628513f1b9c0efd9dc506f1580c2429cbe7b72f9eb4f672",
         "LeNet-5 (ReLU, max pooling) on MNIST, 28x28 greyscale digits, 10 classes",
     ),
     "small_vgg-fashion-mnist": PretrainedWeights(
         "small_vgg-fashion-mnist.safetensors",
-        "d5364da1148c4f4e59adca6a2a7ada0da32e20fa27ccf60d0903dc84c8e77f13",
+        "678fbdf582c72e9257ce941bb2065fd04e9848e8d3650a8a53c0d0be495cd90b",
         "small VGG with batch norm on Fashion-MNIST, 28x28 greyscale clothes, 10 classes; "
         "the source model for transfer learning",
     ),
     "lenet5-synthetic-shapes": PretrainedWeights(
         "lenet5-synthetic-shapes.safetensors",
-        "511c2145f20df7b032df006975efdcdc385bea2cbac76e288997d294ff795896",
+        "fc57a1362fcec388f11037c4750ca7817a038e3159c5d6d818b423bbf9a790d8",
         "LeNet-5 for 32x32 colour images on SyntheticShapes, 5 shape classes",
     ),
 }

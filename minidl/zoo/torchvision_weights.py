@@ -19,18 +19,21 @@ for key; this function reads the file, makes three adjustments, and hands the ar
   model with ``googlenet(transform_input=True)`` to feed it ImageNet-normalised images.
 
 Files: ``.safetensors`` is read directly (numbers only). A ``.pth``/``.pt`` file is a pickle;
-it is read with ``torch.load(weights_only=True)``, PyTorch's restricted unpickler that only
-builds tensors and plain containers (it refuses the code a hostile pickle would run), which
-needs torch installed. Mind the input convention: torchvision's ImageNet models expect RGB
+it is read by ``minidl.load``, which hands it to ``torch.load(weights_only=True)``, PyTorch's
+restricted unpickler that only builds tensors and plain containers (it refuses the code a
+hostile pickle would run), and so needs torch installed. (A state dict that ``minidl.save``
+wrote loads the same way, without torch.) Mind the input convention: torchvision's ImageNet models expect RGB
 images scaled to [0, 1] and normalised with mean (0.485, 0.456, 0.406) and std
 (0.229, 0.224, 0.225).
 """
 
-import os
 import re
 
 import numpy as np
 
+from minidl.checkpoint import PICKLE_MAGIC, ZIP_MAGIC, CheckpointError
+from minidl.files import check_readable
+from minidl.serialization import load
 from minidl.zoo.weights import WeightsError, read_weights
 
 __all__ = ["load_torchvision_state_dict", "read_torchvision_state_dict"]
@@ -44,16 +47,22 @@ _AUXILIARY = ("aux1.", "aux2.")
 
 def read_torchvision_state_dict(path):
     """The state dict in ``path`` (.safetensors, or .pth/.pt through torch) as name -> ndarray."""
-    path = os.fspath(path)
+    path = check_readable(path, "a .safetensors or .pth/.pt file of weights", "read_torchvision_state_dict",
+                          WeightsError)
     try:
         state, _ = read_weights(path)
     except WeightsError:
         with open(path, "rb") as file:
-            head = file.read(4)
+            head = file.read(len(ZIP_MAGIC))
         # A torch.save file is a zip archive (PyTorch >= 1.6) or a bare pickle (older ones).
-        if head != b"PK\x03\x04" and head[:1] != b"\x80":
+        if head != ZIP_MAGIC and head[:1] != PICKLE_MAGIC:
             raise
-        state = _torch_load(path)
+        try:
+            state = load(path)
+        except CheckpointError as error:
+            raise WeightsError(str(error)) from error
+    if not isinstance(state, dict):
+        raise WeightsError(f"{path} holds a {type(state).__name__}, not a state dict (a dict of name -> tensor)")
     # Training scripts often save {"model": state_dict, "optimizer": ...} or {"state_dict": ...}.
     for wrapper in ("state_dict", "model"):
         if wrapper in state and isinstance(state[wrapper], dict):
@@ -61,23 +70,8 @@ def read_torchvision_state_dict(path):
     return {key: _to_numpy(value, key, path) for key, value in state.items()}
 
 
-def _torch_load(path):
-    try:
-        import torch
-    except ImportError as error:
-        raise WeightsError(
-            f"{path} is a PyTorch pickle (.pth); reading it needs torch (pip install torch). "
-            "Without torch, convert it once where torch is installed: "
-            "safetensors.torch.save_file(torch.load(path, weights_only=True), 'weights.safetensors')"
-        ) from error
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises UnpicklingError, RuntimeError, ... for bad files
-        raise WeightsError(f"{path}: torch.load(weights_only=True) refused the file: {error}") from error
-
-
 def _to_numpy(value, key, path):
-    if hasattr(value, "detach"):  # a torch.Tensor
+    if hasattr(value, "detach"):  # a torch.Tensor or a minidl Tensor
         value = value.detach().cpu().numpy()
     array = np.asarray(value)
     if array.dtype.kind not in "fiub":

@@ -17,8 +17,16 @@ The header's free-text metadata holds one JSON document under the key ``"minidl"
 ``{"architecture": "lenet5", "architecture_kwargs": {...}, ...}`` plus whatever the caller adds
 (the dataset, its class names, the input normalisation, the test accuracy, the command that
 trained it), so a weights file says what it is and how to feed it.
+
+safetensors checks the header's structure but keeps no checksum of the numbers: a flipped bit
+in a weight loads as a wrong weight. So minidl's document also holds ``"tensors_sha256"``: the
+SHA-256 of every tensor's name, dtype, shape and bytes (``tensors_sha256``), which loading
+recomputes and compares whenever a file has it (files from other tools do not). It sits inside
+the one JSON document rather than beside it because safetensors writes the header's metadata
+in an arbitrary order: with a single entry, the same weights always give the same file.
 """
 
+import hashlib
 import json
 import os
 
@@ -27,12 +35,13 @@ from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save as safetensors_save
 
 from minidl import __version__
-from minidl.files import atomic_write
+from minidl.files import atomic_write, check_readable
 
-__all__ = ["save_weights", "load_weights", "read_weights", "WeightsError"]
+__all__ = ["save_weights", "load_weights", "read_weights", "write_weights", "tensors_sha256", "WeightsError"]
 
 METADATA_KEY = "minidl"
-RESERVED = {"format_version", "minidl_version", "architecture", "architecture_kwargs"}
+CHECKSUM_KEY = "tensors_sha256"
+RESERVED = {"format_version", "minidl_version", "architecture", "architecture_kwargs", CHECKSUM_KEY}
 
 
 class WeightsError(ValueError):
@@ -62,14 +71,43 @@ def save_weights(model, path, *, architecture=None, architecture_kwargs=None, **
                              f"{', '.join(sorted(MODELS))}")
     document = {"format_version": 1, "minidl_version": __version__, "architecture": architecture,
                 "architecture_kwargs": dict(architecture_kwargs or {}), **metadata}
+    write_weights(path, model.state_dict(), document, where="save_weights")
+
+
+def write_weights(path, state_dict, metadata, where="write_weights"):
+    """Write the arrays of ``state_dict`` to the safetensors file ``path`` (atomically), with the
+    JSON-serialisable dict ``metadata`` as minidl's document, its ``"tensors_sha256"`` set to
+    the checksum of these arrays.
+
+    ``save_weights`` builds ``metadata`` for a model; this is the step beneath it, which rewrites
+    what ``read_weights`` read without changing a byte of the tensors or another field of the
+    metadata.
+    """
+    # safetensors wants C-contiguous arrays; np.asarray also reads Tensors (without copying).
+    arrays = {key: np.asarray(value, order="C") for key, value in state_dict.items()}
     try:
-        text = json.dumps(document)
+        text = json.dumps({**metadata, CHECKSUM_KEY: tensors_sha256(arrays)})
     except TypeError as error:
-        raise TypeError(f"save_weights: metadata must be JSON-serialisable: {error}") from error
-    # safetensors wants C-contiguous arrays it owns; state_dict() already returns fresh copies.
-    arrays = {key: np.asarray(value, order="C") for key, value in model.state_dict().items()}
+        raise TypeError(f"{where}: metadata must be JSON-serialisable: {error}") from error
     with atomic_write(path) as file:
         file.write(safetensors_save(arrays, metadata={METADATA_KEY: text}))
+
+
+def tensors_sha256(arrays):
+    """The SHA-256 (64 hex digits) of named arrays, independent of their order and of the machine.
+
+    For each name in sorted order it hashes one line of JSON, ``["name", "float32", [6, 1, 5, 5]]``,
+    then the array's bytes in C order and little-endian (safetensors' own layout). The line ends
+    in a newline and the byte count follows from dtype and shape, so no two different sets of
+    arrays hash the same bytes.
+    """
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        array = np.asarray(arrays[name])
+        digest.update(json.dumps([name, array.dtype.name, list(array.shape)]).encode("utf-8") + b"\n")
+        little = np.asarray(array, dtype=array.dtype.newbyteorder("<"), order="C")
+        digest.update(little.reshape(-1).view(np.uint8))
+    return digest.hexdigest()
 
 
 def read_weights(path):
@@ -77,9 +115,11 @@ def read_weights(path):
 
     ``state_dict`` maps names to ndarrays; ``metadata`` is minidl's JSON document (an empty dict
     for safetensors files that minidl did not write). Raises ``WeightsError`` naming the file
-    when it is not a safetensors file (a pickle, a truncated download).
+    when it is not a safetensors file (a pickle, a truncated download) or its tensors differ
+    from the checksum it records; ``FileNotFoundError`` or ``IsADirectoryError`` when there is
+    no file to read.
     """
-    path = os.fspath(path)
+    path = check_readable(path, "a safetensors weights file", "read_weights", WeightsError)
     try:
         with safe_open(path, framework="numpy") as file:
             arrays = {key: file.get_tensor(key) for key in file.keys()}
@@ -95,6 +135,13 @@ def read_weights(path):
         raise WeightsError(f"{path}: the {METADATA_KEY!r} metadata is not valid JSON: {error}") from error
     if not isinstance(metadata, dict) or not isinstance(metadata.get("architecture_kwargs", {}), dict):
         raise WeightsError(f"{path}: the {METADATA_KEY!r} metadata is not a minidl weights description")
+    recorded = metadata.get(CHECKSUM_KEY)
+    computed = None if recorded is None else tensors_sha256(arrays)
+    if computed != recorded:
+        raise WeightsError(
+            f"{path}: its tensors do not match the SHA-256 the file records ({recorded}, computed "
+            f"{computed}); the file is damaged or was edited"
+        )
     return arrays, metadata
 
 
