@@ -182,6 +182,18 @@ def test_ensure_file_uses_a_good_file_without_the_network(dead_url, tmp_path):
     assert ensure_file(path, BODY_MD5, dead_url, download=True, dataset="Test") == path
 
 
+def test_a_folder_where_a_file_belongs_is_named(server, tmp_path):
+    server.routes["/file.bin"] = ("ok", BODY)
+    (tmp_path / "file.bin").mkdir()
+    for download in (False, True):
+        with pytest.raises(IsADirectoryError, match=f"^Test: {tmp_path / 'file.bin'} is a folder; expected the file "
+                                                    f"file.bin \\(MD5 {BODY_MD5}\\) there$"):
+            ensure_file(tmp_path / "file.bin", BODY_MD5, f"{server.url}/file.bin", download=download, dataset="Test")
+    with pytest.raises(IsADirectoryError, match=f"^cannot download to {tmp_path / 'file.bin'}: it is a folder"):
+        download_file(f"{server.url}/file.bin", tmp_path / "file.bin", BODY_MD5)
+    assert listing(tmp_path) == ["file.bin"] and listing(tmp_path / "file.bin") == []
+
+
 def test_ensure_file_refuses_a_damaged_file_unless_it_may_download(server, tmp_path):
     server.routes["/file.bin"] = ("ok", BODY)
     url, path = f"{server.url}/file.bin", tmp_path / "file.bin"

@@ -212,3 +212,11 @@ def test_what_cannot_be_saved_is_refused_before_anything_is_written(tmp_path):
     with pytest.raises(TypeError, match="save: f must be a path"):
         save({}, None)
     assert os.listdir(tmp_path) == []
+
+
+def test_saving_to_a_folder_or_into_a_missing_folder_is_named(tmp_path):
+    with pytest.raises(IsADirectoryError, match=f"^cannot write {tmp_path}: it is a folder; expected the path of a file$"):
+        save({"w": md.ones(2)}, tmp_path)
+    with pytest.raises(FileNotFoundError, match=f"^cannot write .*w.pt: the folder {tmp_path / 'runs'} does not exist$"):
+        save({"w": md.ones(2)}, tmp_path / "runs" / "w.pt")
+    assert os.listdir(tmp_path) == []

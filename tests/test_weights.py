@@ -202,6 +202,8 @@ def test_missing_files_folders_and_leftovers_are_named(tmp_path):
             reader(tmp_path / "w.safetensors")
         with pytest.raises(IsADirectoryError, match=f"^{where}: {tmp_path} is a folder; expected a"):
             reader(tmp_path)
+    with pytest.raises(IsADirectoryError, match=f"cannot write {tmp_path}: it is a folder"):
+        save_weights(lenet5(), tmp_path)
     save_weights(lenet5(), tmp_path / "w.safetensors")
     leftover = tmp_path / f".w.safetensors.tmp-{files._host()}-{os.getpid()}-abcd1234"
     leftover.write_bytes((tmp_path / "w.safetensors").read_bytes())

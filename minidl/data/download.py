@@ -84,10 +84,14 @@ def download_file(urls, path, md5):
         DownloadError: no address delivered the file (offline, not found, connection dropped,
             wrong MD5 from every mirror); the message lists what went wrong at each address and
             how to place the file by hand.
+        IsADirectoryError: ``path`` is a folder (nothing is downloaded).
     In every failure the temporary file is removed and ``path`` is left as it was.
     """
     urls = [urls] if isinstance(urls, str) else list(urls)
     path = Path(path)
+    # Checked before any address is tried: the failures below are taken for network trouble.
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot download to {path}: it is a folder; expected the path of a file")
     path.parent.mkdir(parents=True, exist_ok=True)
     failures = []
     for url in urls:
@@ -124,6 +128,8 @@ def ensure_file(path, md5, urls, download, dataset):
     urls = [urls] if isinstance(urls, str) else list(urls)
     by_hand = (f"pass download=True, or place it by hand: download {urls[0]} and save it as "
                f"{path} (MD5 {md5}); root= or $MINIDL_DATA choose another data folder")
+    if path.is_dir():
+        raise IsADirectoryError(f"{dataset}: {path} is a folder; expected the file {path.name} (MD5 {md5}) there")
     if path.exists():
         try:
             check_md5(path, md5)
