@@ -20,6 +20,8 @@ every entry with index c on axis 1, and the per-channel vectors have shape (C,).
   each by the (possibly huge) scale first would turn rounding noise into visible error.
 """
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -65,7 +67,7 @@ def batch_norm_input_grad_reference(dout, xhat, dbeta, dgamma, scale):
 def _rows(x):
     """x as a C-contiguous (N, C, L) array (a view when x already is contiguous)."""
     x = np.ascontiguousarray(x)
-    return x.reshape(x.shape[0], x.shape[1], -1)
+    return x.reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))  # not -1: N may be 0
 
 
 # The sums may be reassociated: LLVM then runs them in SIMD lanes, about 10x faster than one

@@ -202,7 +202,10 @@ def conv2d_forward(x, weight, bias, stride=(1, 1), padding=(0, 0), dilation=(1, 
     if algorithm == "auto":
         algorithm = conv2d_algorithm(x.shape, weight.shape, stride, groups)
 
+    cache = (x, weight, bias is not None, stride, padding, dilation, groups, out_hw, algorithm)
     out = np.empty((n, f, *out_hw), dtype=x.dtype)
+    if n == 0:  # an empty batch, which PyTorch accepts: no image to compute, no chunk to cut
+        return out, cache
     if algorithm == "depthwise":
         kernels.depthwise_conv2d(x, weight, stride, padding, dilation, out_hw, out=out)
     elif algorithm == "winograd":
@@ -221,8 +224,6 @@ def conv2d_forward(x, weight, bias, stride=(1, 1), padding=(0, 0), dilation=(1, 
         kernels.for_each_chunk(forward_chunk, len(chunks))
     if bias is not None:
         out += bias.reshape(1, f, 1, 1)
-
-    cache = (x, weight, bias is not None, stride, padding, dilation, groups, out_hw, algorithm)
     return out, cache
 
 
@@ -259,6 +260,8 @@ def conv2d_backward(dout, cache):
     # Each output adds b[f] once: db = sum of dout over N, H', W'.
     db = dout.sum(axis=(0, 2, 3)) if has_bias else None
 
+    if x.shape[0] == 0:  # an empty batch: the weight gradient is a sum over no images
+        return np.empty(x.shape, dtype=dout.dtype), np.zeros(weight.shape, dtype=dout.dtype), db
     if algorithm == "depthwise":
         # dx: every tap scatters w * dout back onto the input positions it read (a "full"
         # convolution of dout with the flipped kernel); dw: dout correlated with the input.
@@ -385,6 +388,9 @@ def conv_transpose2d_forward(x, weight, bias, stride=(1, 1), padding=(0, 0), out
     x_by_group = np.ascontiguousarray(x).reshape(n, groups, c_in // groups, h * w)   # (N, G, C_in/G, L)
     w_by_group = weight.reshape(groups, c_in // groups, -1)                # (G, C_in/G, C_out/G*KH*KW)
     out = np.empty((n, c_out, *out_hw), dtype=x.dtype)
+    cache = (x, weight, bias is not None, stride, padding, dilation, groups)
+    if n == 0:  # an empty batch, which PyTorch accepts: no image to compute, no chunk to cut
+        return out, cache
     # As in conv2d, the columns are made a chunk of images at a time.
     rows, length = c_out * kh * kw, h * w
     chunks = _chunks(n, rows * length * x.itemsize)
@@ -400,8 +406,6 @@ def conv_transpose2d_forward(x, weight, bias, stride=(1, 1), padding=(0, 0), out
     kernels.for_each_chunk(forward_chunk, len(chunks))
     if bias is not None:
         out = out + bias.reshape(1, c_out, 1, 1)
-
-    cache = (x, weight, bias is not None, stride, padding, dilation, groups)
     return out, cache
 
 
@@ -421,6 +425,8 @@ def conv_transpose2d_backward(dout, cache):
     w_by_group = weight.reshape(groups, c_in // groups, -1)                # (G, C_in/G, C_out/G*KH*KW)
 
     db = dout.sum(axis=(0, 2, 3)) if has_bias else None
+    if n == 0:  # an empty batch: the weight gradient is a sum over no images
+        return np.empty(x.shape, dtype=dout.dtype), np.zeros(weight.shape, dtype=dout.dtype), db
 
     # The forward pass was cols = W^T @ x followed by col2im; the adjoint of col2im is im2col,
     # so dcols = im2col(dout) holds, for each input pixel, the dout values its kernel copy landed
