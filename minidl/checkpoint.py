@@ -37,7 +37,6 @@ checkpoint intact instead of half a new one.
 """
 
 import json
-import os
 import zipfile
 
 import numpy as np

@@ -285,7 +285,8 @@ def test_other_files_are_refused_with_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="^load_checkpoint: No such file: .*missing.npz "
                                                 "\\(expected a minidl checkpoint \\(an .npz archive"):
         load_checkpoint(tmp_path / "missing.npz")
-    with pytest.raises(IsADirectoryError, match=f"^load_checkpoint: {tmp_path} is a folder; expected a minidl checkpoint"):
+    with pytest.raises(IsADirectoryError, match=f"^load_checkpoint: {tmp_path} is a folder; expected a minidl "
+                                                "checkpoint"):
         load_checkpoint(tmp_path)
 
 

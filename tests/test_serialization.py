@@ -131,14 +131,16 @@ def test_a_torch_file_from_before_pytorch_1_6_loads(tmp_path):
 def test_a_torch_file_is_only_read_with_weights_only(tmp_path):
     torch = pytest.importorskip("torch")
     torch.save({"w": torch.zeros(2)}, tmp_path / "w.pth")
-    with pytest.raises(ValueError, match="w.pth is a torch.save pickle, which minidl reads only with weights_only=True"):
+    with pytest.raises(ValueError, match="w.pth is a torch.save pickle, which minidl reads only with "
+                                         "weights_only=True"):
         load(tmp_path / "w.pth", weights_only=False)
 
 
 def test_torch_dtypes_numpy_lacks_are_named(tmp_path):
     torch = pytest.importorskip("torch")
     torch.save({"w": torch.zeros(2, dtype=torch.bfloat16)}, tmp_path / "bf16.pth")
-    with pytest.raises(CheckpointError, match=r"bf16.pth: the file's object\['w'\] is a torch tensor of dtype torch.bfloat16"):
+    with pytest.raises(CheckpointError, match=r"bf16.pth: the file's object\['w'\] is a torch tensor of dtype "
+                                              "torch.bfloat16"):
         load(tmp_path / "bf16.pth")
 
 
@@ -175,7 +177,8 @@ def test_files_that_are_not_minidl_saves_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match=f"^load: No such file: {tmp_path / 'missing.pt'} "
                                                 r"\(expected a file written by minidl.save"):
         load(tmp_path / "missing.pt")
-    with pytest.raises(IsADirectoryError, match=f"^load: {tmp_path} is a folder; expected a file written by minidl.save"):
+    with pytest.raises(IsADirectoryError, match=f"^load: {tmp_path} is a folder; expected a file written by "
+                                                "minidl.save"):
         load(tmp_path)
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(CheckpointError, match="notes.txt is not a minidl file: an .npz archive starts with"):
@@ -215,8 +218,10 @@ def test_what_cannot_be_saved_is_refused_before_anything_is_written(tmp_path):
 
 
 def test_saving_to_a_folder_or_into_a_missing_folder_is_named(tmp_path):
-    with pytest.raises(IsADirectoryError, match=f"^cannot write {tmp_path}: it is a folder; expected the path of a file$"):
+    with pytest.raises(IsADirectoryError, match=f"^cannot write {tmp_path}: it is a folder; expected the path "
+                                                "of a file$"):
         save({"w": md.ones(2)}, tmp_path)
-    with pytest.raises(FileNotFoundError, match=f"^cannot write .*w.pt: the folder {tmp_path / 'runs'} does not exist$"):
+    with pytest.raises(FileNotFoundError, match=f"^cannot write .*w.pt: the folder {tmp_path / 'runs'} "
+                                                "does not exist$"):
         save({"w": md.ones(2)}, tmp_path / "runs" / "w.pt")
     assert os.listdir(tmp_path) == []
