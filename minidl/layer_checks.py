@@ -101,6 +101,23 @@ def _global_avg_pool2d(rng):
     return f"x {x.shape}", F.global_avg_pool2d, [x]
 
 
+def _interpolate(mode):
+    def check(rng):
+        x = _randn(rng, 1, 2, int(rng.integers(2, 5)), int(rng.integers(2, 5)))  # scale 0.5 keeps >= 1 pixel
+        if rng.random() < 0.5:
+            resize = {"size": tuple(int(s) for s in rng.integers(1, 8, size=2))}
+        else:
+            resize = {"scale_factor": float(rng.choice([0.5, 1.5, 2.0, 2.5]))}
+        options = dict(resize, mode=mode)
+        if mode == "bilinear":
+            options["align_corners"] = bool(rng.random() < 0.5)
+        desc = f"x {x.shape}, " + ", ".join(f"{k} {v}" for k, v in options.items() if k != "mode")
+        return desc, lambda x: F.interpolate(x, **options), [x]
+
+    check.__name__ = f"interpolate_{mode}"
+    return check
+
+
 def _batch_norm(rng):
     training = bool(rng.random() < 0.7)
     shape = (4, 3, 3, 2) if rng.random() < 0.5 else (5, 3)
@@ -200,6 +217,8 @@ LAYER_CHECKS = {
     "avg_pool2d": _avg_pool2d,
     "adaptive_avg_pool2d": _adaptive_avg_pool2d,
     "global_avg_pool2d": _global_avg_pool2d,
+    "interpolate_nearest": _interpolate("nearest"),
+    "interpolate_bilinear": _interpolate("bilinear"),
     "batch_norm": _batch_norm,
     "group_norm": _group_norm,
     "layer_norm": _layer_norm,

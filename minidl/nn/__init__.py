@@ -16,11 +16,12 @@ from minidl.nn.module import IncompatibleKeys, Module
 from minidl.nn.norm import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from minidl.nn.parameter import Parameter
 from minidl.nn.pool import AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool2d, MaxPool2d, MaxUnpool2d
+from minidl.nn.upsample import Upsample
 
 __all__ = [
     "init", "Module", "Parameter", "IncompatibleKeys", "Sequential", "ModuleList",
     "Linear", "Identity", "Flatten", "Conv2d", "ConvTranspose2d", "DepthwiseSeparableConv2d",
-    "MaxPool2d", "MaxUnpool2d", "AvgPool2d", "AdaptiveAvgPool2d", "GlobalAvgPool2d",
+    "MaxPool2d", "MaxUnpool2d", "AvgPool2d", "AdaptiveAvgPool2d", "GlobalAvgPool2d", "Upsample",
     "BatchNorm1d", "BatchNorm2d", "GroupNorm", "LayerNorm", "Dropout", "ReLU", "LeakyReLU", "GELU", "Sigmoid", "Tanh", "Softmax",
     "LogSoftmax", "CrossEntropyLoss", "NLLLoss", "MSELoss",
 ]
