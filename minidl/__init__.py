@@ -26,6 +26,7 @@ from minidl.gradcheck import gradcheck, numerical_grad, rel_error
 from minidl import accelerator, backends, cuda, data, functional, nn, optim
 from minidl.functional import relu, sigmoid, softmax, tanh
 from minidl.analysis import receptive_field, summary, to_fully_convolutional
+from minidl.serialization import load, save
 
 __version__ = "0.1.0"
 
@@ -38,4 +39,5 @@ __all__ = [
     "get_num_threads", "set_num_threads", "accelerator", "backends", "cuda", "data", "functional", "nn",
     "optim", "utils",
     "gradcheck", "numerical_grad", "rel_error", "summary", "receptive_field", "to_fully_convolutional",
+    "save", "load",
 ]
