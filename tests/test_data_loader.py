@@ -34,6 +34,14 @@ class ItemsOnly(Dataset):
         return len(self.inner)
 
 
+class TensorItems(ItemsOnly):
+    """Items as a PyTorch dataset returns them: an image Tensor and a 0-d label Tensor."""
+
+    def __getitem__(self, index):
+        image, label = self.inner[index]
+        return md.tensor(image), md.tensor(label)
+
+
 class ArraysOnly(Dataset):
     """Samples the loader must gather from ``images``/``targets``: ``ds[i]`` is off limits."""
 
@@ -48,8 +56,8 @@ class ArraysOnly(Dataset):
 
 
 def epoch(loader):
-    """One epoch as a list of (images ndarray, labels)."""
-    return [(images.data, labels) for images, labels in loader]
+    """One epoch as a list of (images, labels) ndarrays."""
+    return [(images.numpy(), labels.numpy()) for images, labels in loader]
 
 
 def assert_same_batches(first, second):
@@ -155,6 +163,21 @@ def test_random_split_seeds():
     np.testing.assert_array_equal(from_minidl, random_split(numbered(50), [25, 25])[0].indices)
 
 
+def test_random_split_takes_a_generator_as_pytorchs():
+    by_seed = random_split(numbered(30), [0.5, 0.5], seed=7)
+    by_generator = random_split(numbered(30), [0.5, 0.5], np.random.default_rng(7))  # third, as in PyTorch
+    for a, b in zip(by_seed, by_generator):
+        np.testing.assert_array_equal(a.indices, b.indices)
+    generator = np.random.default_rng(0)
+    first, second = random_split(numbered(30), [15, 15], generator=generator), random_split(
+        numbered(30), [15, 15], generator=generator)
+    assert not np.array_equal(first[0].indices, second[0].indices)  # the generator moved on
+    with pytest.raises(ValueError, match="random_split: give a generator or a seed, not both"):
+        random_split(numbered(10), [5, 5], np.random.default_rng(0), seed=0)
+    with pytest.raises(TypeError, match="generator must be an np.random.Generator .* got int; an int seed goes in seed="):
+        random_split(numbered(10), [5, 5], 0)
+
+
 def test_random_split_errors():
     with pytest.raises(ValueError, match=r"the lengths \[3, 3\] sum to 6, but the dataset has 10 samples"):
         random_split(numbered(10), [3, 3])
@@ -172,13 +195,14 @@ def test_batches_shapes_and_dtypes():
     batches = list(loader)
     assert len(loader) == len(batches) == 3
     assert [images.shape for images, _ in batches] == [(4, 1, 3, 3), (4, 1, 3, 3), (2, 1, 3, 3)]
-    for images, labels in batches:
+    for images, labels in batches:  # Tensors, as PyTorch's loader gives
         assert isinstance(images, md.Tensor) and images.dtype == np.float32
-        assert isinstance(labels, np.ndarray) and labels.dtype == np.int64
+        assert isinstance(labels, md.Tensor) and labels.dtype == np.int64 and not labels.requires_grad
     np.testing.assert_array_equal(labels_of(epoch(loader)), np.arange(10))   # no shuffle: in order
 
 
-@pytest.mark.parametrize("wrap", [lambda ds: ds, ItemsOnly, ArraysOnly], ids=["tensor", "items", "arrays"])
+@pytest.mark.parametrize("wrap", [lambda ds: ds, ItemsOnly, TensorItems, ArraysOnly],
+                         ids=["tensor", "items", "tensor items", "arrays"])
 @given(size=st.integers(1, 30), batch_size=st.integers(1, 8), shuffle=st.booleans(),
        drop_last=st.booleans())
 def test_every_sample_exactly_once_per_epoch(wrap, size, batch_size, shuffle, drop_last):
@@ -199,6 +223,34 @@ def test_every_sample_exactly_once_per_epoch(wrap, size, batch_size, shuffle, dr
             np.testing.assert_array_equal(images[:, 0, 0, 0], lab)
 
 
+def test_batches_equal_pytorchs_loader():
+    torch = pytest.importorskip("torch")
+    images = np.random.default_rng(0).random((10, 1, 3, 3), dtype=np.float32)
+    labels = np.arange(10) % 3
+    ours = list(DataLoader(TensorDataset(images, labels), batch_size=4))
+    theirs = list(torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.from_numpy(images), torch.from_numpy(labels)), batch_size=4))
+    assert len(ours) == len(theirs)
+    for (our_images, our_labels), (their_images, their_labels) in zip(ours, theirs):
+        np.testing.assert_array_equal(our_images.numpy(), their_images.numpy())
+        np.testing.assert_array_equal(our_labels.numpy(), their_labels.numpy())
+        assert str(our_images.dtype) == str(their_images.dtype).removeprefix("torch.") == "float32"
+        assert str(our_labels.dtype) == str(their_labels.dtype).removeprefix("torch.") == "int64"
+
+
+def test_num_workers_and_pin_memory_are_accepted_and_load_in_the_main_process():
+    plain = DataLoader(numbered(20), 6, True, seed=0)
+    ported = DataLoader(numbered(20), 6, True, num_workers=4, pin_memory=True, seed=0)
+    assert (ported.num_workers, ported.pin_memory) == (4, True)
+    assert_same_batches(epoch(ported), epoch(plain))
+    with pytest.raises(ValueError, match="DataLoader: num_workers must be >= 0, got -1"):
+        DataLoader(numbered(4), num_workers=-1)
+    with pytest.raises(TypeError, match="DataLoader: num_workers must be an int, got 1.5"):
+        DataLoader(numbered(4), num_workers=1.5)
+    with pytest.raises(TypeError, match="positional argument"):  # PyTorch's fourth is a sampler
+        DataLoader(numbered(4), 2, False, None)
+
+
 def test_fast_path_through_nested_subsets():
     base = ArraysOnly(numbered(20))
     inner = Subset(base, np.arange(20)[::-1])          # sample j is base row 19 - j
@@ -213,8 +265,8 @@ def test_float64_images_become_float32_and_other_targets_pass_through():
     targets = np.linspace(0, 1, 5, dtype=np.float32)           # regression targets
     images_out, targets_out = next(iter(DataLoader(TensorDataset(images, targets), batch_size=5)))
     assert images_out.dtype == np.float32
-    np.testing.assert_array_equal(images_out.data, images.astype(np.float32))
-    assert targets_out.dtype == np.float32
+    np.testing.assert_array_equal(images_out.numpy(), images.astype(np.float32))
+    assert isinstance(targets_out, md.Tensor) and targets_out.dtype == np.float32
 
 
 # ---------------------------------------------------------------- DataLoader: shuffling
@@ -254,7 +306,7 @@ def test_transform_gets_the_float32_batch_and_a_generator():
 
     images, _ = next(iter(DataLoader(numbered(6), batch_size=4, transform=record)))
     assert seen == [((4, 1, 3, 3), np.float32, True)]
-    np.testing.assert_array_equal(images.data[:, 0, 0, 0], [0, 2, 4, 6])
+    np.testing.assert_array_equal(images.numpy()[:, 0, 0, 0], [0, 2, 4, 6])
 
 
 def test_augmentation_is_reproducible_and_changes_every_epoch():
@@ -291,7 +343,7 @@ def test_resume_in_the_middle_of_an_epoch():
     done = [next(batches), next(batches)]                     # the training loop used 2 of 4
     state = original.state_dict()
     assert state["batches_done"] == 2
-    rest = [(images.data, labels) for images, labels in batches]
+    rest = [(images.numpy(), labels.numpy()) for images, labels in batches]
     following = epoch(original)
 
     resumed = make_augmented_loader(seed=99)
@@ -348,3 +400,6 @@ def test_loader_errors():
         next(iter(DataLoader(integer_images)))
     with pytest.raises(TypeError, match=r"DataLoader: dataset items must be \(image, label\) pairs"):
         next(iter(DataLoader(NotPairs())))
+    named = TensorDataset(np.zeros((2, 1, 2, 2), np.float32), np.array(["cat", "dog"]))
+    with pytest.raises(TypeError, match=r"DataLoader: labels must be numbers .* got dtype <U3"):
+        next(iter(DataLoader(named)))

@@ -105,8 +105,8 @@ def test_each_class_draws_its_own_shape(clean_shapes):
 
 def test_a_data_loader_gathers_batches_from_the_arrays(shapes):
     images, labels = next(iter(DataLoader(shapes, batch_size=16)))
-    np.testing.assert_array_equal(images.data, shapes.images[:16])
-    np.testing.assert_array_equal(labels, shapes.targets[:16])
+    np.testing.assert_array_equal(images.numpy(), shapes.images[:16])
+    np.testing.assert_array_equal(labels.numpy(), shapes.targets[:16])
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -7,6 +7,9 @@
 - ``synthetic``: ``SyntheticShapes``, coloured shapes with their pixel masks
 - ``builtin``: the MNIST subset shipped inside the package, for offline use
 - ``named``: ``load_dataset(name, train)``, the datasets by the names the CLI uses
+
+``minidl.utils.data`` holds ``DataLoader``, ``Dataset``, ``TensorDataset``, ``Subset`` and
+``random_split`` again at PyTorch's path (``torch.utils.data``).
 """
 
 from minidl.data import transforms

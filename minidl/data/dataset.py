@@ -13,7 +13,7 @@ and the loader then gathers a batch with one fancy index, ``ds.images[batch_indi
 - ``Dataset``: the abstract base class (``__getitem__`` and ``__len__``)
 - ``TensorDataset(*arrays)``: samples are rows of arrays that share their first dimension
 - ``Subset(dataset, indices)``: a view of some samples of another dataset
-- ``random_split(dataset, lengths, seed)``: disjoint random Subsets, e.g. train / validation
+- ``random_split(dataset, lengths, generator)``: disjoint random Subsets, e.g. train / validation
 """
 
 import abc
@@ -49,7 +49,7 @@ class TensorDataset(Dataset):
     batches at once; the images should then be float (N, C, H, W) and the labels ints (N,).
 
     Args:
-        *arrays: ndarrays (or Tensors, whose ``.data`` is taken), each of shape (N, ...).
+        *arrays: ndarrays or Tensors (their arrays are used, not copied), each of shape (N, ...).
     Attributes:
         arrays: the tuple of ndarrays.
     """
@@ -57,7 +57,7 @@ class TensorDataset(Dataset):
     def __init__(self, *arrays):
         if not arrays:
             raise ValueError("TensorDataset: expected at least one array, got none")
-        arrays = tuple(a.data if isinstance(a, Tensor) else np.asarray(a) for a in arrays)
+        arrays = tuple(a.numpy() if isinstance(a, Tensor) else np.asarray(a) for a in arrays)
         for position, array in enumerate(arrays):
             if array.ndim == 0:
                 raise ValueError(
@@ -118,8 +118,8 @@ class Subset(Dataset):
         return len(self.indices)
 
 
-def random_split(dataset, lengths, seed=None):
-    """Split ``dataset`` at random into disjoint Subsets of the given lengths.
+def random_split(dataset, lengths, generator=None, *, seed=None):
+    """Split ``dataset`` at random into disjoint Subsets of the given lengths, as PyTorch's.
 
     Args:
         dataset: any dataset.
@@ -127,11 +127,21 @@ def random_split(dataset, lengths, seed=None):
             ``floor(fraction * len)`` samples each, and the samples left over are dealt one at a
             time to the first subsets (as ``torch.utils.data.random_split`` does), so
             ``random_split(ds, [0.8, 0.2])`` uses every sample.
-        seed: seed of the permutation; None draws it from minidl's generator, so that
+        generator: the ``np.random.Generator`` that draws the permutation (PyTorch's argument
+            takes a ``torch.Generator``), e.g. ``np.random.default_rng(42)``.
+        seed: an int, shorthand for ``generator=np.random.default_rng(seed)``.
+            With neither, the permutation comes from minidl's generator, so that
             ``minidl.manual_seed`` fixes the split too.
     Returns:
         a list of ``Subset``, one per length, together a permutation of the whole dataset.
     """
+    if generator is not None and seed is not None:
+        raise ValueError("random_split: give a generator or a seed, not both")
+    if generator is not None and not isinstance(generator, np.random.Generator):
+        raise TypeError(
+            f"random_split: generator must be an np.random.Generator (e.g. np.random.default_rng(42)), "
+            f"got {type(generator).__name__}; an int seed goes in seed="
+        )
     size = len(dataset)
     lengths = list(lengths)
     if not lengths:
@@ -153,7 +163,8 @@ def random_split(dataset, lengths, seed=None):
         counts = [math.floor(size * f) for f in lengths]
         for i in range(size - sum(counts)):
             counts[i % len(counts)] += 1
-    rng = get_generator() if seed is None else np.random.default_rng(seed)
-    order = rng.permutation(size)
+    if generator is None:
+        generator = get_generator() if seed is None else np.random.default_rng(seed)
+    order = generator.permutation(size)
     ends = np.cumsum(counts)
     return [Subset(dataset, order[end - n:end]) for end, n in zip(ends, counts)]

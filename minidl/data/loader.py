@@ -3,7 +3,7 @@
     loader = DataLoader(train_set, batch_size=64, shuffle=True, seed=0,
                         transform=transforms.RandomCrop(28, padding=2))
     for images, labels in loader:        # one epoch
-        ...                              # images: Tensor (64, C, H, W), labels: int64 (64,)
+        ...                              # images: float32 Tensor (64, C, H, W), labels: int64 Tensor (64,)
 
 Where the randomness comes from, and why that makes resuming exact
 ------------------------------------------------------------------
@@ -33,31 +33,45 @@ class DataLoader:
     """Iterate over a dataset in mini-batches ``(images, labels)``, as ``torch.utils.data.DataLoader``.
 
     Args:
-        dataset: a dataset whose items are ``(image, label)`` pairs: image a float array
-            (C, H, W), label an int.
+        dataset: a dataset whose items are ``(image, label)`` pairs: image a float array or
+            Tensor (C, H, W), label an int.
         batch_size: samples per batch (>= 1).
         shuffle: visit the samples in a new random order every epoch.
+        num_workers: accepted so that PyTorch code runs unchanged (an int >= 0), but every batch
+            is loaded in the main process: the batches are gathered with one vectorised index
+            (see below), which worker processes would not speed up.
+        pin_memory: accepted and ignored: minidl runs on the CPU, there is no device to copy to.
         drop_last: leave out the last batch when it would be smaller than ``batch_size``.
         seed: seed of the loader's generator (shuffling and augmentation). None draws the seed
             from minidl's generator when the loader is made, so ``minidl.manual_seed`` fixes it.
         transform: a batch transform ``transform(images, rng) -> images`` applied to the float32
             array (B, C, H, W) of every batch (see ``minidl.data.transforms``).
 
-    Yields, per batch:
+    The arguments after ``shuffle`` are keyword-only: PyTorch's fourth positional argument is a
+    sampler, which minidl does not take.
+
+    Yields, per batch, as PyTorch does:
         images: Tensor float32 (B, C, H, W) (B = batch_size except maybe for the last batch).
-        labels: ndarray (B,), int64 for class labels (other target dtypes pass through unchanged).
+        labels: Tensor (B,), int64 for class labels (other target dtypes keep their dtype).
 
     Batches are gathered with one vectorised index ``images[batch_indices]`` when the dataset,
     or the dataset under a chain of Subsets, has ``images`` and ``targets`` ndarrays (the fast
     path); otherwise the loader calls ``dataset[i]`` for every sample and stacks the items.
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None,
-                 transform=None):
+    def __init__(self, dataset, batch_size=1, shuffle=False, *, num_workers=0, pin_memory=False, drop_last=False,
+                 seed=None, transform=None):
         if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
             raise TypeError(f"DataLoader: batch_size must be an int, got {batch_size!r}")
         if batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be at least 1, got {batch_size}")
+        if isinstance(num_workers, bool) or not isinstance(num_workers, int | np.integer):
+            raise TypeError(f"DataLoader: num_workers must be an int, got {num_workers!r}")
+        if num_workers < 0:
+            raise ValueError(
+                f"DataLoader: num_workers must be >= 0, got {num_workers} (minidl loads every batch "
+                "in the main process whatever the number)"
+            )
         if len(dataset) == 0:
             raise ValueError("DataLoader: the dataset is empty, there is nothing to load")
         if drop_last and len(dataset) < batch_size:
@@ -74,6 +88,8 @@ class DataLoader:
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
+        self.num_workers = int(num_workers)
+        self.pin_memory = bool(pin_memory)
         self.transform = transform
         if seed is None:
             seed = int(get_generator().integers(2**63))
@@ -107,7 +123,7 @@ class DataLoader:
             # Counted before handing the batch out: a checkpoint taken while the training loop
             # holds batch b must resume at batch b + 1.
             self._batches_done = b + 1
-            yield Tensor(np.asarray(images, dtype=np.float32)), labels
+            yield Tensor(np.asarray(images, dtype=np.float32)), Tensor(labels)
         self._epoch_start_state, self._batches_done = None, 0
 
     def _gather(self, batch_indices, arrays):
@@ -130,6 +146,11 @@ class DataLoader:
             raise TypeError(
                 f"DataLoader: images must be floating point (float32 in [0, 1]), got dtype "
                 f"{images.dtype}; convert them first, e.g. images.astype(np.float32) / 255"
+            )
+        if labels.dtype.kind not in "iubf":
+            raise TypeError(
+                f"DataLoader: labels must be numbers (class indices or float targets) to make a "
+                f"Tensor, got dtype {labels.dtype}"
             )
         if labels.dtype.kind in "iub":
             labels = labels.astype(np.int64, copy=False)
@@ -195,7 +216,7 @@ def _array_source(dataset):
 
 
 def _to_array(value):
-    return value.data if isinstance(value, Tensor) else np.asarray(value)
+    return value.numpy() if isinstance(value, Tensor) else np.asarray(value)
 
 
 def _describe(item):
