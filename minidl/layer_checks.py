@@ -118,6 +118,17 @@ def _interpolate(mode):
     return check
 
 
+def _pad(mode):
+    def check(rng):
+        # Amounts of -1 (crop) to 2 on axes of 3 to 5: reflect's stay below the axis size.
+        x = _randn(rng, 2, 2, int(rng.integers(3, 6)), int(rng.integers(3, 6)))
+        widths = tuple(int(p) for p in rng.integers(-1, 3, size=4))
+        return f"x {x.shape}, pad {widths}", lambda x: F.pad(x, widths, mode=mode), [x]
+
+    check.__name__ = f"pad_{mode}"
+    return check
+
+
 def _batch_norm(rng):
     training = bool(rng.random() < 0.7)
     shape = (4, 3, 3, 2) if rng.random() < 0.5 else (5, 3)
@@ -219,6 +230,9 @@ LAYER_CHECKS = {
     "global_avg_pool2d": _global_avg_pool2d,
     "interpolate_nearest": _interpolate("nearest"),
     "interpolate_bilinear": _interpolate("bilinear"),
+    "pad_constant": _pad("constant"),
+    "pad_reflect": _pad("reflect"),
+    "pad_replicate": _pad("replicate"),
     "batch_norm": _batch_norm,
     "group_norm": _group_norm,
     "layer_norm": _layer_norm,

@@ -10,5 +10,6 @@ from minidl.functional.dropout import *  # noqa: F401,F403
 from minidl.functional.linear import *  # noqa: F401,F403
 from minidl.functional.loss import *  # noqa: F401,F403
 from minidl.functional.norm import *  # noqa: F401,F403
+from minidl.functional.pad import *  # noqa: F401,F403
 from minidl.functional.pool import *  # noqa: F401,F403
 from minidl.functional.resize import *  # noqa: F401,F403
