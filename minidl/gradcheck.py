@@ -13,6 +13,12 @@ Three kinds of thing can be checked with ``gradcheck``:
 - a function of Tensors: ``gradcheck(lambda x, w: F.conv2d(x, w), [x, w])``
 - an ``nn.Module``: its inputs and all of its parameters are checked
 - a raw ``layers/`` pair: ``gradcheck((conv2d_forward, conv2d_backward), [x, w, b], options={...})``
+
+CS231n's helpers are here too, under their names and with their arguments, so assignment code
+runs unchanged: ``eval_numerical_gradient(f, x)``, ``eval_numerical_gradient_array(f, x, df)``,
+``grad_check_sparse(f, x, analytic_grad)`` and ``rel_error(x, y)``. The first two are
+``numerical_grad`` with CS231n's step h = 1e-5 (and its printing); the third checks a few
+random elements only.
 """
 
 from dataclasses import dataclass
@@ -20,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from minidl.grad_mode import enable_grad, no_grad
+from minidl.random import get_generator
 from minidl.tensor import Tensor
 
 
@@ -39,6 +46,7 @@ def numerical_grad(f, x, eps=1e-6, df=None):
     Returns:
         grad: ndarray of x's shape.
     """
+    _check_perturbable("numerical_grad", x)
     grad = np.zeros_like(x, dtype=np.float64)
     flat_x, flat_grad = x.reshape(-1), grad.reshape(-1)
     if not np.shares_memory(flat_x, x):
@@ -53,6 +61,97 @@ def numerical_grad(f, x, eps=1e-6, df=None):
         diff = plus - minus if df is None else np.sum((plus - minus) * df)
         flat_grad[i] = np.sum(diff) / (2 * eps)
     return grad
+
+
+def _check_perturbable(owner, x):
+    if not isinstance(x, np.ndarray):
+        hint = "; pass t.numpy(), which shares the Tensor's array" if isinstance(x, Tensor) else ""
+        raise TypeError(
+            f"{owner}: x must be an ndarray, changed in place one element at a time and restored, "
+            f"got {type(x).__name__}{hint}"
+        )
+
+
+def eval_numerical_gradient(f, x, verbose=True, h=1e-5):
+    """CS231n's numerical gradient of a scalar function: ``numerical_grad(f, x, eps=h)``.
+
+    Args:
+        f: callable ``f(x)`` returning a scalar (a number, 0-d array or one-element Tensor).
+        x: float ndarray, changed in place one element at a time and restored before returning.
+        verbose: print each element's index and derivative, ``(i, j) 0.123``, as CS231n's does.
+        h: the step of the centred difference (f(x + h) - f(x - h)) / 2h.
+    Returns:
+        grad: float64 ndarray of x's shape.
+    """
+    grad = numerical_grad(f, x, eps=h)
+    if verbose:
+        for index in np.ndindex(x.shape):
+            print(index, grad[index])
+    return grad
+
+
+def eval_numerical_gradient_array(f, x, df, h=1e-5):
+    """CS231n's numerical gradient through an array-valued function, for a layer's backward.
+
+    Returns sum(df * d f(x) / d x_i) for every element i, the gradient of x when ``df`` is the
+    upstream gradient of ``f(x)``: ``numerical_grad(f, x, eps=h, df=df)``.
+
+    Args:
+        f: callable ``f(x)`` returning an array (copied at each evaluation, so ``f`` may reuse its
+            output buffer).
+        x: float ndarray, changed in place one element at a time and restored before returning.
+        df: array of f(x)'s shape.
+        h: the step of the centred difference.
+    Returns:
+        grad: float64 ndarray of x's shape.
+    """
+    return numerical_grad(f, x, eps=h, df=df)
+
+
+def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5):
+    """CS231n's spot check: compare ``analytic_grad`` with centred differences at random elements.
+
+    For each of ``num_checks`` elements drawn uniformly (from minidl's generator, so
+    ``minidl.manual_seed`` fixes them) it evaluates f at x +- h along that element, restores
+    x, and prints, as CS231n's does,
+
+        numerical: 0.123456 analytic: 0.123457, relative error: 1.234567e-06
+
+    Args:
+        f: callable ``f(x)`` returning a scalar.
+        x: float ndarray, changed in place and restored.
+        analytic_grad: array of x's shape, the gradient to check.
+        num_checks: how many elements to check (the same element may come twice).
+        h: the step of the centred difference.
+    Returns:
+        the relative errors |n - a| / max(1e-8, |n| + |a|), a float64 ndarray (num_checks,). CS231n's
+        divides by |n| + |a| alone and returns nothing; the floor makes two zero gradients agree
+        (error 0) instead of printing nan.
+    """
+    _check_perturbable("grad_check_sparse", x)
+    analytic_grad = np.asarray(analytic_grad)
+    if analytic_grad.shape != x.shape:
+        raise ValueError(
+            f"grad_check_sparse: analytic_grad has shape {analytic_grad.shape} but x has shape {x.shape}"
+        )
+    if x.size == 0:
+        raise ValueError(f"grad_check_sparse: x of shape {x.shape} has no element to check")
+    if isinstance(num_checks, bool) or not isinstance(num_checks, int | np.integer) or num_checks < 1:
+        raise ValueError(f"grad_check_sparse: num_checks must be an int >= 1, got {num_checks!r}")
+    rng = get_generator()
+    errors = np.empty(num_checks)
+    for i in range(num_checks):
+        index = tuple(int(rng.integers(size)) for size in x.shape)
+        original = x[index]
+        x[index] = original + h
+        plus = np.asarray(f(x), dtype=np.float64).item()
+        x[index] = original - h
+        minus = np.asarray(f(x), dtype=np.float64).item()
+        x[index] = original
+        numeric, analytic = (plus - minus) / (2 * h), float(analytic_grad[index])
+        errors[i] = abs(numeric - analytic) / max(1e-8, abs(numeric) + abs(analytic))
+        print(f"numerical: {numeric:f} analytic: {analytic:f}, relative error: {errors[i]:e}")
+    return errors
 
 
 def rel_error(a, b):
@@ -144,7 +243,7 @@ def _compare_tensor_function(fn, inputs, eps, atol, rtol, seed):
     for _, t in checked:
         t.grad = None
     out.backward(projection)
-    analytic = [np.zeros(t.shape) if t.grad is None else np.array(t.grad) for _, t in checked]
+    analytic = [np.zeros(t.shape) if t.grad is None else np.asarray(t.grad).copy() for _, t in checked]
 
     def loss(_):
         with no_grad():  # the finite differences need values only, not graphs

@@ -174,7 +174,7 @@ def test_random_split_takes_a_generator_as_pytorchs():
     assert not np.array_equal(first[0].indices, second[0].indices)  # the generator moved on
     with pytest.raises(ValueError, match="random_split: give a generator or a seed, not both"):
         random_split(numbered(10), [5, 5], np.random.default_rng(0), seed=0)
-    with pytest.raises(TypeError, match="generator must be an np.random.Generator .* got int; an int seed goes in seed="):
+    with pytest.raises(TypeError, match="generator must be an np.random.Generator .* got int; an int seed goes in"):
         random_split(numbered(10), [5, 5], 0)
 
 

@@ -12,7 +12,16 @@ from hypothesis.extra.numpy import array_shapes
 
 import minidl as md
 from minidl.function import Function, from_pair
-from minidl.gradcheck import GradcheckError, compare_gradients, gradcheck, numerical_grad, rel_error
+from minidl.gradcheck import (
+    GradcheckError,
+    compare_gradients,
+    eval_numerical_gradient,
+    eval_numerical_gradient_array,
+    grad_check_sparse,
+    gradcheck,
+    numerical_grad,
+    rel_error,
+)
 
 
 # ---------------------------------------------------------------- numerical_grad
@@ -38,6 +47,129 @@ def test_numerical_grad_needs_a_contiguous_array():
     x = np.ones((3, 4)).T  # flattening a transposed array copies it
     with pytest.raises(ValueError, match="numerical_grad: x must be a contiguous array"):
         numerical_grad(np.sum, x)
+
+
+def test_numerical_grad_refuses_a_tensor():
+    with pytest.raises(TypeError, match=r"numerical_grad: x must be an ndarray.*got Tensor; pass t.numpy\(\)"):
+        numerical_grad(np.sum, md.tensor(np.ones(3)))
+
+
+# ---------------------------------------------------------------- CS231n's helpers
+def _cube_sum(x):
+    return np.sum(x**3)
+
+
+def _log_sum_exp(x):
+    return np.log(np.sum(np.exp(x)))
+
+
+def _softmax(x):
+    e = np.exp(x - x.max())
+    return e / e.sum()
+
+
+CLASSES = np.array([2, 0, 1, 1])
+
+
+def _cross_entropy_of_scores(x):
+    """A minidl loss (a Tensor) of the scores x (4, 3), as an assignment's f often is."""
+    return md.functional.cross_entropy(md.tensor(x), CLASSES)
+
+
+def _cross_entropy_gradient(x):
+    probabilities = np.exp(x) / np.exp(x).sum(axis=1, keepdims=True)
+    return (probabilities - np.eye(3)[CLASSES]) / len(CLASSES)
+
+
+SCALAR_FUNCTIONS = [
+    (_cube_sum, lambda x: 3 * x**2),
+    (_log_sum_exp, _softmax),
+    (_cross_entropy_of_scores, _cross_entropy_gradient),
+]
+
+
+@pytest.mark.parametrize("f, derivative", SCALAR_FUNCTIONS, ids=["cube", "logsumexp", "cross_entropy"])
+@given(seed=st.integers(0, 2**16))
+def test_eval_numerical_gradient_is_numerical_grad_with_cs231ns_step(f, derivative, seed):
+    x = np.random.default_rng(seed).uniform(-2, 2, (4, 3))
+    original = x.copy()
+    grad = eval_numerical_gradient(f, x, verbose=False)
+    np.testing.assert_array_equal(grad, numerical_grad(f, x, eps=1e-5))
+    np.testing.assert_array_equal(x, original)  # modified in place and restored
+    np.testing.assert_allclose(grad, derivative(x), rtol=1e-7, atol=1e-9)
+    assert grad.shape == x.shape and grad.dtype == np.float64
+
+
+def test_eval_numerical_gradient_prints_each_element_as_cs231n(capsys):
+    x = np.array([[1.0, -2.0], [0.5, 3.0]])
+    grad = eval_numerical_gradient(_cube_sum, x, h=1e-4)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(") ")[0] + ")" for line in lines] == ["(0, 0)", "(0, 1)", "(1, 0)", "(1, 1)"]
+    printed = [float(line.split(") ")[1]) for line in lines]
+    np.testing.assert_allclose(printed, grad.ravel(), rtol=1e-12)
+    np.testing.assert_allclose(printed, 3 * x.ravel() ** 2, rtol=1e-7)  # off by h^2 f'''/6 = 1e-8
+
+
+@given(seed=st.integers(0, 2**16))
+def test_eval_numerical_gradient_array_is_numerical_grad_with_df(seed):
+    rng = np.random.default_rng(seed)
+    x, w, dout = rng.standard_normal((2, 3)), rng.standard_normal((3, 4)), rng.standard_normal((2, 4))
+    buffer = np.empty((2, 4))
+
+    def affine_into_a_buffer(a):
+        np.matmul(a, w, out=buffer)  # the same array every call: the helper must copy it
+        return buffer
+
+    dx = eval_numerical_gradient_array(affine_into_a_buffer, x, dout)
+    np.testing.assert_array_equal(dx, numerical_grad(affine_into_a_buffer, x, eps=1e-5, df=dout))
+    np.testing.assert_allclose(dx, dout @ w.T, rtol=1e-7, atol=1e-9)
+    dw = eval_numerical_gradient_array(lambda b: x @ b, w, dout, h=1e-6)
+    np.testing.assert_allclose(dw, x.T @ dout, rtol=1e-7, atol=1e-9)
+    dtanh = eval_numerical_gradient_array(np.tanh, x, dout[:, :3])
+    np.testing.assert_allclose(dtanh, dout[:, :3] * (1 - np.tanh(x) ** 2), rtol=1e-7, atol=1e-9)
+
+
+LINE = re.compile(r"numerical: (-?\d+\.\d{6}) analytic: (-?\d+\.\d{6}), relative error: (\d\.\d{6}e[+-]\d\d)")
+
+
+def test_grad_check_sparse_prints_and_returns_the_relative_errors(capsys):
+    x = np.random.default_rng(0).uniform(-2, 2, (5, 4))
+    original = x.copy()
+    md.manual_seed(0)
+    errors = grad_check_sparse(_log_sum_exp, x, _softmax(x), num_checks=6)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 6 and all(LINE.fullmatch(line) for line in lines)
+    assert errors.shape == (6,) and errors.dtype == np.float64 and np.all(errors < 1e-8)
+    for line, error in zip(lines, errors):
+        numeric, analytic, printed = (float(v) for v in LINE.fullmatch(line).groups())
+        assert numeric == pytest.approx(analytic, abs=1e-6)
+        assert printed == pytest.approx(error, rel=1e-6)
+    np.testing.assert_array_equal(x, original)
+
+    md.manual_seed(0)  # the same elements again
+    np.testing.assert_array_equal(grad_check_sparse(_log_sum_exp, x, _softmax(x), num_checks=6), errors)
+    doubled = grad_check_sparse(_cube_sum, x, 2 * 3 * x**2, num_checks=4)
+    np.testing.assert_allclose(doubled, 1 / 3, rtol=1e-7)  # 2g against g
+    np.testing.assert_allclose(doubled, rel_error(2.0, 1.0), rtol=1e-7)
+
+
+def test_grad_check_sparse_with_a_zero_gradient_reports_zero_not_nan(capsys):
+    errors = grad_check_sparse(lambda v: 0.0 * np.sum(v), np.ones(3), np.zeros(3), num_checks=2)
+    np.testing.assert_array_equal(errors, [0.0, 0.0])
+    assert "relative error: 0.000000e+00" in capsys.readouterr().out
+
+
+def test_cs231n_helpers_refuse_bad_input():
+    with pytest.raises(ValueError, match=r"grad_check_sparse: analytic_grad has shape \(3,\) but x has shape \(2,\)"):
+        grad_check_sparse(np.sum, np.ones(2), np.ones(3))
+    with pytest.raises(ValueError, match="grad_check_sparse: num_checks must be an int >= 1, got 0"):
+        grad_check_sparse(np.sum, np.ones(2), np.ones(2), num_checks=0)
+    with pytest.raises(ValueError, match=r"grad_check_sparse: x of shape \(0,\) has no element to check"):
+        grad_check_sparse(np.sum, np.ones(0), np.ones(0))
+    with pytest.raises(TypeError, match="grad_check_sparse: x must be an ndarray"):
+        grad_check_sparse(np.sum, md.tensor(np.ones(2)), np.ones(2))
+    with pytest.raises(TypeError, match="numerical_grad: x must be an ndarray"):
+        eval_numerical_gradient(np.sum, [1.0, 2.0])
 
 
 # ---------------------------------------------------------------- rel_error
@@ -89,7 +221,7 @@ def test_gradcheck_does_not_modify_its_inputs():
     gradcheck(lambda a: a * a, [t])
     gradcheck((_square_forward, _square_backward), [x])
     np.testing.assert_array_equal(x, original)
-    np.testing.assert_array_equal(t.data, original)
+    np.testing.assert_array_equal(t.numpy(), original)
     assert t.grad is None
 
 
@@ -268,7 +400,7 @@ def test_tensor_without_requires_grad_is_a_constant():
 
 def test_usage_errors():
     with pytest.raises(TypeError, match="the function must return a Tensor, got ndarray"):
-        gradcheck(lambda a: a.data * 2, [np.ones(2)])
+        gradcheck(lambda a: a.numpy() * 2, [np.ones(2)])
     with pytest.raises(ValueError, match="options= is for a"):
         gradcheck(lambda a: a * 2, [np.ones(2)], options={"scale": 2})
     with pytest.raises(ValueError, match="backward returned 1 gradients for 2 inputs"):
