@@ -23,7 +23,7 @@ from minidl.kernels.threads import get_num_threads, set_num_threads
 # ``minidl.gradcheck`` is the function, as in DESIGN's ``md.gradcheck(fn, inputs)``; the module
 # of the same name stays importable: ``from minidl.gradcheck import numerical_grad``.
 from minidl.gradcheck import gradcheck, numerical_grad, rel_error
-from minidl import accelerator, backends, cuda, data, functional, nn, optim
+from minidl import accelerator, backends, cuda, data, functional, nn, optim, utils
 from minidl.functional import relu, sigmoid, softmax, tanh
 from minidl.analysis import receptive_field, summary, to_fully_convolutional
 from minidl.serialization import load, save
