@@ -17,10 +17,11 @@ from matplotlib.figure import Figure
 
 from minidl.files import atomic_write
 
-__all__ = ["plot_curves", "plot_confusion", "plot_filters"]
+__all__ = ["plot_curves", "plot_confusion", "plot_filters", "save_figure"]
 
 
-def _save(figure, path):
+def save_figure(figure, path):
+    """Draw ``figure`` with the Agg renderer and write it atomically to ``path`` as a PNG."""
     FigureCanvasAgg(figure)
     with atomic_write(path) as file:
         figure.savefig(file, format="png", dpi=100)
@@ -42,7 +43,7 @@ def plot_curves(history, path):
         axes.set(xlabel="epoch", ylabel=title, title=title)
         axes.grid(alpha=0.3)
         axes.legend()
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def plot_confusion(matrix, class_names, path):
@@ -72,7 +73,7 @@ def plot_confusion(matrix, class_names, path):
     axes.set_yticks(ticks, [str(name) for name in class_names])
     axes.set(xlabel="predicted class", ylabel="true class",
              title=f"accuracy {np.trace(matrix) / max(matrix.sum(), 1):.4f}")
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def plot_filters(weight, path):
@@ -105,4 +106,4 @@ def plot_filters(weight, path):
         if index < len(tiles):
             axes.imshow(tiles[index], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     figure.suptitle(f"{weight.shape[0]} filters of {weight.shape[1]}x{weight.shape[2]}x{weight.shape[3]}")
-    _save(figure, path)
+    save_figure(figure, path)
