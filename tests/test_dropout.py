@@ -114,3 +114,27 @@ def test_dropout_bad_input_is_refused():
         F.dropout(x, -0.1)
     with pytest.raises(TypeError, match="dropout: input must be a floating point tensor"):
         F.dropout(md.tensor([1, 2, 3]), 0.5)
+
+
+# ---------------------------------------------------------------------- manual_seed
+@pytest.mark.parametrize("seed, error, match", [
+    ("42", TypeError, r"manual_seed: seed must be an int, got '42' \(str\)"),
+    (1.5, TypeError, r"manual_seed: seed must be an int, got 1.5 \(float\)"),
+    (True, TypeError, r"manual_seed: seed must be an int, got True \(bool\)"),
+    (None, TypeError, r"manual_seed: seed must be an int, got None"),
+    (2**64, ValueError, r"manual_seed: seed must lie between -9223372036854775808 and 18446744073709551615"),
+    (-(2**63) - 1, ValueError, "manual_seed: seed must lie between"),
+])
+def test_manual_seed_refuses_what_is_not_a_64_bit_integer(seed, error, match):
+    md.manual_seed(7)
+    state = md.get_generator().bit_generator.state
+    with pytest.raises(error, match=match):
+        md.manual_seed(seed)
+    assert md.get_generator().bit_generator.state == state  # the generator was not replaced
+
+
+def test_manual_seed_takes_pytorchs_range_negative_seeds_counting_from_two_to_the_64():
+    for seed, same in [(-1, 2**64 - 1), (-(2**63), 2**63), (np.int64(5), 5), (np.uint64(2**64 - 1), -1)]:
+        first = md.manual_seed(seed).random(4)
+        np.testing.assert_array_equal(md.manual_seed(same).random(4), first)
+    assert not np.array_equal(md.manual_seed(-1).random(4), md.manual_seed(1).random(4))

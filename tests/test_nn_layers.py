@@ -407,8 +407,25 @@ def test_loss_options_are_keyword_only():
     (lambda: nn.ConvTranspose2d(2, 2, 3, padding="same"), TypeError,
      "ConvTranspose2d: padding must be an int or a pair of ints, got 'same'"),
     (lambda: nn.ConvTranspose2d(4, 6, 3, groups=4), ValueError, "ConvTranspose2d: groups=4 must divide out_channels"),
+    (lambda: nn.Conv2d(3, -1, 3), ValueError, "Conv2d: out_channels must be a positive int, got -1"),
+    (lambda: nn.Conv2d(3.0, 6, 3), ValueError, "Conv2d: in_channels must be a positive int, got 3.0"),
+    (lambda: nn.Conv2d(3, 6, -3), ValueError, r"Conv2d: kernel_size must be positive, got \(-3, -3\)"),
+    (lambda: nn.Conv2d(3, 6, (3, -1)), ValueError, r"Conv2d: kernel_size must be positive, got \(3, -1\)"),
+    (lambda: nn.Conv2d(3, 6, 2.5), TypeError,
+     r"Conv2d: kernel_size must be an int or a pair of ints, got 2.5 \(float\)"),
+    (lambda: nn.ConvTranspose2d(3, 6, -2), ValueError, r"ConvTranspose2d: kernel_size must be positive"),
+    (lambda: nn.Linear(4, -2), ValueError, "Linear: out_features must be a non-negative int, got -2"),
+    (lambda: nn.Linear(-1, 2), ValueError, "Linear: in_features must be a non-negative int, got -1"),
+    (lambda: nn.Linear(4.0, 2), ValueError, "Linear: in_features must be a non-negative int, got 4.0"),
+    (lambda: nn.Linear("4", 2), ValueError, "Linear: in_features must be a non-negative int, got '4'"),
+    (lambda: nn.BatchNorm2d(-1), ValueError, "BatchNorm2d: num_features must be a non-negative int, got -1"),
+    (lambda: nn.BatchNorm1d(3, eps=-1e-5), ValueError, "BatchNorm1d: eps must be at least 0, got -1e-05"),
+    (lambda: nn.BatchNorm1d(3, eps="1e-5"), TypeError, r"BatchNorm1d: eps must be a number, got '1e-5' \(str\)"),
+    (lambda: nn.BatchNorm2d(3, momentum=2), ValueError, "BatchNorm2d: momentum must be a number between 0 and 1"),
+    (lambda: nn.BatchNorm2d(3, momentum="0.1"), ValueError, "BatchNorm2d: momentum must be a number between 0"),
+    (lambda: nn.Dropout(p=2), ValueError, "Dropout: probability p must be a number between 0 and 1, got 2"),
 ])
-def test_conv_construction_errors(make, error, match):
+def test_construction_errors(make, error, match):
     with pytest.raises(error, match=match):
         make()
 
@@ -426,3 +443,70 @@ def test_conv_construction_errors(make, error, match):
 def test_layer_call_errors_name_the_function(layer, x, error, match):
     with pytest.raises(error, match=match):
         layer(md.tensor(x))
+
+
+@pytest.mark.parametrize("output_size, error, match", [
+    (7, TypeError, "ConvTranspose2d: output_size must be a tuple or list of ints"),
+    ((7.0, 7), TypeError, "ConvTranspose2d: output_size must be a tuple or list of ints"),
+    ((1, 7, 7), ValueError, r"ConvTranspose2d: output_size must be \(H_out, W_out\) or \(N, C, H_out, W_out\)"),
+])
+def test_conv_transpose_output_size_errors(output_size, error, match):
+    up = nn.ConvTranspose2d(2, 2, 3, stride=2)
+    with pytest.raises(error, match=match):
+        up(md.zeros(1, 2, 3, 3), output_size=output_size)
+
+
+def test_numpy_integers_count_as_ints_as_in_pytorch(rng):
+    torch = pytest.importorskip("torch")
+    i = np.int64
+    ours = nn.Conv2d(i(3), i(4), i(3), stride=(i(2), 1), padding=i(1))
+    theirs = torch.nn.Conv2d(np.int64(3), np.int64(4), np.int64(3), stride=(np.int64(2), 1), padding=np.int64(1))
+    assert (ours.in_channels, ours.kernel_size, ours.stride) == (3, (3, 3), (2, 1))
+    assert all(type(v) is int for v in (ours.in_channels, ours.out_channels, *ours.kernel_size, *ours.stride))
+    load_from_torch(ours, theirs)
+    x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    assert_close(ours(md.tensor(x)).numpy(), theirs(torch.from_numpy(x)).detach().numpy(), np.float32)
+    pooled = md.functional.adaptive_avg_pool2d(md.tensor(x), (i(2), None))
+    assert pooled.shape == (2, 3, 2, 6)
+    assert nn.Linear(i(4), i(2)).weight.shape == (2, 4)
+
+
+@pytest.mark.parametrize("in_features, out_features", [(0, 3), (4, 0)])
+def test_linear_with_no_features_is_pytorchs(in_features, out_features, rng):
+    torch = pytest.importorskip("torch")
+    with pytest.warns(UserWarning, match="Initializing zero-element tensors is a no-op"):
+        ours = nn.Linear(in_features, out_features)
+    with pytest.warns(UserWarning, match="Initializing zero-element tensors is a no-op"):  # PyTorch's own
+        theirs = torch.nn.Linear(in_features, out_features)
+    load_from_torch(ours, theirs)
+    x = rng.standard_normal((2, in_features)).astype(np.float32)
+    expected = theirs(torch.from_numpy(x)).detach().numpy()
+    assert_close(ours(md.tensor(x)).numpy(), expected, np.float32)
+    assert expected.shape == (2, out_features)
+
+
+# ---------------------------------------------------------------------- initialisers: argument errors
+@pytest.mark.parametrize("call, error, match", [
+    (lambda w: nn.init.uniform_(w, 1.0, 0.0), ValueError, r"uniform_: expects a range \[a, b\) with a <= b, got a=1.0"),
+    (lambda w: nn.init.uniform_(w, "0", 1), TypeError, r"uniform_: a must be a number, got '0' \(str\)"),
+    (lambda w: nn.init.normal_(w, 0.0, -1.0), ValueError, "normal_: std must be at least 0, got -1.0"),
+    (lambda w: nn.init.normal_(w, 0.0, float("nan")), ValueError, "normal_: std must be at least 0, got nan"),
+    (lambda w: nn.init.normal_(w, None), TypeError, "normal_: mean must be a number, got None"),
+    (lambda w: nn.init.constant_(w, "x"), TypeError, r"constant_: val must be a number, got 'x' \(str\)"),
+])
+def test_initialiser_arguments_are_checked_before_anything_is_drawn_or_filled(call, error, match):
+    weight = nn.Parameter(np.ones((3, 2), dtype=np.float32))
+    state = md.get_generator().bit_generator.state
+    with pytest.raises(error, match=match):
+        call(weight)
+    np.testing.assert_array_equal(weight.numpy(), np.ones((3, 2)))
+    assert weight._version.value == 0 and md.get_generator().bit_generator.state == state
+
+
+@pytest.mark.parametrize("initialiser", [nn.init.kaiming_uniform_, nn.init.kaiming_normal_, nn.init.xavier_uniform_,
+                                         nn.init.xavier_normal_])
+def test_initialising_a_zero_element_tensor_does_nothing_and_says_so(initialiser):
+    weight = nn.Parameter(np.empty((0, 3), dtype=np.float32))
+    with pytest.warns(UserWarning, match="Initializing zero-element tensors is a no-op"):
+        assert initialiser(weight) is weight
+    assert weight._version.value == 0

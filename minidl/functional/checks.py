@@ -3,6 +3,9 @@
 Each raises an error that names the layer, what it expected and what it got.
 """
 
+import numbers
+
+from minidl.kernels import is_int
 from minidl.tensor import Tensor
 
 
@@ -27,9 +30,27 @@ def float_tensor(layer, value, name="input", like=None):
     return tensor
 
 
+def check_int(layer, name, value, minimum):
+    """``value`` as a Python int, refusing anything but an integer of at least ``minimum`` (1 or
+    0), e.g. a layer's number of channels or features (NumPy would refuse a negative size in its
+    own words, far from the argument that caused it)."""
+    if not is_int(value) or value < minimum:
+        kind = "a positive int" if minimum == 1 else "a non-negative int"
+        raise ValueError(f"{layer}: {name} must be {kind}, got {value!r}")
+    return int(value)
+
+
+def check_number(layer, name, value, minimum=None):
+    """``value`` must be a real number (not a bool), at least ``minimum`` if given."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{layer}: {name} must be a number, got {value!r} ({type(value).__name__})")
+    if minimum is not None and not value >= minimum:  # "not >=" also refuses nan
+        raise ValueError(f"{layer}: {name} must be at least {minimum}, got {value!r}")
+
+
 def check_fraction(layer, name, value):
     """``value`` must be a number in [0, 1] (a probability, a smoothing or momentum factor)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
         raise ValueError(f"{layer}: {name} must be a number between 0 and 1, got {value!r}")
 
 

@@ -107,7 +107,7 @@ def _unpool_size(input, kernel, stride, padding, output_size):
         size = default
     else:
         size = tuple(output_size)
-        if not all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in size):
+        if not all(kernels.is_int(v) for v in size):
             raise TypeError(f"max_unpool2d: output_size must hold ints, got {output_size!r}")
         if len(size) == 4:
             if size[:2] != input.shape[:2]:
@@ -198,12 +198,12 @@ def adaptive_avg_pool2d(input, output_size):
     """
     _check_input("adaptive_avg_pool2d", input)
     size = tuple(output_size) if isinstance(output_size, tuple | list) else (output_size, output_size)
-    if len(size) != 2 or not all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in size):
+    if len(size) != 2 or not all(v is None or kernels.is_int(v) for v in size):
         raise TypeError(
             f"adaptive_avg_pool2d: output_size must be an int or a pair of ints (None keeps the "
             f"input's size), got {output_size!r}"
         )
-    size = tuple(input.shape[2 + axis] if v is None else v for axis, v in enumerate(size))
+    size = tuple(input.shape[2 + axis] if v is None else int(v) for axis, v in enumerate(size))
     if min(size) < 1:
         raise ValueError(f"adaptive_avg_pool2d: output_size must be positive, got {size}")
     return AdaptiveAvgPool2d.apply(input, output_size=size)

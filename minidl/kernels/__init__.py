@@ -30,7 +30,7 @@ from minidl.kernels.im2col import col2im as _col2im_reference
 from minidl.kernels.im2col import im2col as _im2col_reference
 from minidl.kernels.im2col import pad2d, sliding_windows
 from minidl.kernels.threads import for_each_chunk, matmul
-from minidl.kernels.shapes import check_non_negative, check_positive, output_size, pair
+from minidl.kernels.shapes import check_non_negative, check_positive, is_int, output_size, pair
 from minidl.kernels.winograd import winograd_tiles, winograd_weight, winograd_weight_grad
 
 keep_freed_memory()          # see ``allocator``: a training step stops faulting its memory in
@@ -58,7 +58,7 @@ winograd_output_grad = dispatch(_winograd.winograd_output_grad_reference, _winog
 winograd_input_grad = dispatch(_winograd.winograd_input_grad_reference, _winograd.winograd_input_grad_fast)
 
 __all__ = ["col2im", "im2col", "pad2d", "sliding_windows", "check_non_negative", "check_positive",
-           "output_size", "pair", "depthwise_conv2d", "depthwise_conv2d_input_grad",
+           "is_int", "output_size", "pair", "depthwise_conv2d", "depthwise_conv2d_input_grad",
            "depthwise_conv2d_weight_grad", "winograd_tiles", "winograd_weight", "winograd_weight_grad",
            "winograd_input", "winograd_output", "winograd_output_grad", "winograd_input_grad",
            "relu", "relu_grad", "channel_moments", "channel_sums", "channel_affine", "batch_norm_input_grad", "matmul", "for_each_chunk", "dispatch", "get_backend", "set_backend", "use_backend"]

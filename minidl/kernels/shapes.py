@@ -17,18 +17,21 @@ That extra window may run past the right padding; the second rule drops it when 
 start in the right padding (every window must start inside the input or the left padding).
 """
 
+import numbers
+
+
+def is_int(value):
+    """Whether ``value`` is an integer: a Python int or a NumPy integer, but not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
 
 def pair(value, name, layer):
-    """Turn an int or a pair of ints into a pair ``(h, w)``, refusing anything else."""
-    if isinstance(value, bool):
-        raise TypeError(f"{layer}: {name} must be an int or a pair of ints, got {value!r}")
-    if isinstance(value, int):
-        return value, value
-    if isinstance(value, tuple | list) and len(value) == 2 and all(
-        isinstance(v, int) and not isinstance(v, bool) for v in value
-    ):
+    """Turn an int or a pair of ints into a pair ``(h, w)`` of Python ints, refusing anything else."""
+    if is_int(value):
+        return int(value), int(value)
+    if isinstance(value, tuple | list) and len(value) == 2 and all(is_int(v) for v in value):
         return int(value[0]), int(value[1])
-    raise TypeError(f"{layer}: {name} must be an int or a pair of ints, got {value!r}")
+    raise TypeError(f"{layer}: {name} must be an int or a pair of ints, got {value!r} ({type(value).__name__})")
 
 
 def check_positive(value, name, layer):

@@ -4,6 +4,7 @@ import numpy as np
 
 from minidl import functional as F
 from minidl import kernels
+from minidl.functional.checks import check_int
 from minidl.nn.linear import reset_weight_and_bias
 from minidl.nn.module import Module
 from minidl.nn.parameter import Parameter
@@ -15,9 +16,9 @@ class _ConvNd(Module):
     def __init__(self, layer, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
                  bias, transposed, output_padding=0):
         super().__init__()
-        for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{layer}: {name} must be a positive int, got {value!r}")
+        in_channels = check_int(layer, "in_channels", in_channels, minimum=1)
+        out_channels = check_int(layer, "out_channels", out_channels, minimum=1)
+        groups = check_int(layer, "groups", groups, minimum=1)
         if in_channels % groups:
             raise ValueError(f"{layer}: groups={groups} must divide in_channels={in_channels}")
         if out_channels % groups:
@@ -115,6 +116,11 @@ class ConvTranspose2d(_ConvNd):
         """The output_padding that makes the output (H_out, W_out) = ``output_size`` (PyTorch's rule)."""
         if output_size is None:
             return self.output_padding
+        if not isinstance(output_size, tuple | list) or not all(kernels.is_int(v) for v in output_size):
+            raise TypeError(
+                f"ConvTranspose2d: output_size must be a tuple or list of ints, (H_out, W_out) or "
+                f"(N, C, H_out, W_out), got {output_size!r}"
+            )
         size = tuple(output_size)[-2:] if len(output_size) == 4 else tuple(output_size)
         if len(size) != 2:
             raise ValueError(

@@ -1,6 +1,7 @@
 """Dropout layer."""
 
 from minidl import functional as F
+from minidl.functional.checks import check_fraction
 from minidl.nn.module import Module
 
 
@@ -12,8 +13,7 @@ class Dropout(Module):
 
     def __init__(self, p=0.5):
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p <= 1:
-            raise ValueError(f"Dropout: probability p must be a number between 0 and 1, got {p!r}")
+        check_fraction("Dropout", "probability p", p)
         self.p = p
 
     def forward(self, input):

@@ -19,26 +19,41 @@ a ``generator`` is given, and returns its argument.
 """
 
 import math
+import warnings
 
 import numpy as np
 
+from minidl.functional.checks import check_number
 from minidl.random import get_generator
 from minidl.tensor import Tensor
 
 
 def _array(tensor, name):
-    """The array to fill in place: a Tensor's (or Parameter's) values, or the ndarray itself.
-
-    Filling a Tensor counts as an in-place change of it (its version goes up), as in PyTorch.
-    """
+    """A Tensor's (or Parameter's) values, or the ndarray itself, checked to be floating point."""
     array = tensor.numpy() if isinstance(tensor, Tensor) else tensor
     if not isinstance(array, np.ndarray):
         raise TypeError(f"{name}: expected a Tensor, Parameter or ndarray, got {type(tensor).__name__}")
     if array.dtype.kind != "f":
         raise TypeError(f"{name}: can only fill floating point arrays, got dtype {array.dtype}")
+    return array
+
+
+def _array_to_fill(tensor, name):
+    """The array to fill in place. Filling a Tensor counts as an in-place change of it (its
+    version goes up), as in PyTorch."""
+    array = _array(tensor, name)
     if isinstance(tensor, Tensor):
         tensor._version.value += 1  # counted once the fill is sure to happen
     return array
+
+
+def _is_empty(tensor, name):
+    """Whether ``tensor`` has no element, warning as PyTorch does that filling it does nothing
+    (its fan in or out may be 0, which the scale of an initialiser divides by)."""
+    if _array(tensor, name).size:
+        return False
+    warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+    return True
 
 
 def calculate_gain(nonlinearity, param=None):
@@ -102,22 +117,29 @@ def _fan(tensor, mode, name):
 # Both draw in the array's own precision: a float32 draw is half the work of a float64 one, which
 # matters for the 100 million weights of a VGG's classifier.
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
-    """Fill with values drawn from U(a, b)."""
-    array = _array(tensor, "uniform_")
+    """Fill with values drawn from U(a, b), a <= b."""
+    check_number("uniform_", "a", a)
+    check_number("uniform_", "b", b)
+    if a > b:
+        raise ValueError(f"uniform_: expects a range [a, b) with a <= b, got a={a}, b={b}")
+    array = _array_to_fill(tensor, "uniform_")
     array[...] = (generator or get_generator()).random(size=array.shape, dtype=array.dtype) * (b - a) + a
     return tensor
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
-    """Fill with values drawn from N(mean, std^2)."""
-    array = _array(tensor, "normal_")
+    """Fill with values drawn from N(mean, std^2), std >= 0."""
+    check_number("normal_", "mean", mean)
+    check_number("normal_", "std", std, minimum=0)
+    array = _array_to_fill(tensor, "normal_")
     array[...] = (generator or get_generator()).standard_normal(size=array.shape, dtype=array.dtype) * std + mean
     return tensor
 
 
 def constant_(tensor, val):
     """Fill with ``val``."""
-    _array(tensor, "constant_")[...] = val
+    check_number("constant_", "val", val)
+    _array_to_fill(tensor, "constant_")[...] = val
     return tensor
 
 
@@ -134,6 +156,8 @@ def xavier_uniform_(tensor, gain=1.0, generator=None):
 
         std = gain * sqrt(2 / (fan_in + fan_out)),   bound = sqrt(3) * std
     """
+    if _is_empty(tensor, "xavier_uniform_"):
+        return tensor
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / (fan_in + fan_out))
     bound = math.sqrt(3.0) * std
@@ -142,6 +166,8 @@ def xavier_uniform_(tensor, gain=1.0, generator=None):
 
 def xavier_normal_(tensor, gain=1.0, generator=None):
     """Glorot & Bengio (2010): N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
+    if _is_empty(tensor, "xavier_normal_"):
+        return tensor
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / (fan_in + fan_out))
     return normal_(tensor, 0.0, std, generator)
@@ -157,6 +183,8 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
     of gradients going backward. (PyTorch's default Linear/Conv init is this with a=sqrt(5),
     i.e. bound = 1/sqrt(fan_in).)
     """
+    if _is_empty(tensor, "kaiming_uniform_"):
+        return tensor
     fan = _fan(tensor, mode, "kaiming_uniform_")
     std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
     bound = math.sqrt(3.0) * std
@@ -165,6 +193,8 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     """He et al. (2015): N(0, std^2) with std = calculate_gain(nonlinearity, a) / sqrt(fan)."""
+    if _is_empty(tensor, "kaiming_normal_"):
+        return tensor
     fan = _fan(tensor, mode, "kaiming_normal_")
     std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
     return normal_(tensor, 0.0, std, generator)

@@ -5,6 +5,7 @@ import math
 import numpy as np
 
 from minidl import functional as F
+from minidl.functional.checks import check_int
 from minidl.nn import init
 from minidl.nn.module import Module
 from minidl.nn.parameter import Parameter
@@ -21,10 +22,11 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True):
         super().__init__()
-        self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(np.empty((out_features, in_features), dtype=np.float32))
+        self.in_features = check_int("Linear", "in_features", in_features, minimum=0)
+        self.out_features = check_int("Linear", "out_features", out_features, minimum=0)
+        self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=np.float32))
         if bias:
-            self.bias = Parameter(np.empty(out_features, dtype=np.float32))
+            self.bias = Parameter(np.empty(self.out_features, dtype=np.float32))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()

@@ -4,6 +4,7 @@ GroupNorm (per example, over groups of channels) and LayerNorm (per example, ove
 import numpy as np
 
 from minidl import functional as F
+from minidl.functional.checks import check_fraction, check_int, check_number
 from minidl.nn import init
 from minidl.nn.module import Module
 from minidl.nn.parameter import Parameter
@@ -34,6 +35,11 @@ class _BatchNorm(Module):
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, *, bias=True):
         super().__init__()
+        layer = type(self).__name__
+        num_features = check_int(layer, "num_features", num_features, minimum=0)
+        check_number(layer, "eps", eps, minimum=0)
+        if momentum is not None:  # None: the cumulative average
+            check_fraction(layer, "momentum", momentum)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
