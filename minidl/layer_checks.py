@@ -189,18 +189,28 @@ def _softmax(fn):
     return check
 
 
+def _class_targets(rng, n, c):
+    """n targets in [0, c), the first kept and the others ignored (-100) with probability 1/4,
+    and class weights or None."""
+    target = rng.integers(0, c, size=n)
+    target[1:][rng.random(n - 1) < 0.25] = -100
+    weight = rng.uniform(0.5, 2.0, c) if rng.random() < 0.5 else None
+    return target, weight
+
+
 def _cross_entropy(rng):
     n, c = int(rng.integers(1, 5)), int(rng.integers(2, 6))
     smoothing = float(rng.choice([0.0, 0.1]))
-    logits, target = _randn(rng, n, c) * 2, rng.integers(0, c, size=n)
-    desc = f"logits {logits.shape}, label_smoothing {smoothing}"
-    return desc, lambda z: F.cross_entropy(z, target, label_smoothing=smoothing), [logits]
+    logits, (target, weight) = _randn(rng, n, c) * 2, _class_targets(rng, n, c)
+    desc = f"logits {logits.shape}, target {target.tolist()}, weighted {weight is not None}, label_smoothing {smoothing}"
+    return desc, lambda z: F.cross_entropy(z, target, weight, label_smoothing=smoothing), [logits]
 
 
 def _nll_loss(rng):
     n, c = 3, 4
-    log_probs, target = _randn(rng, n, c), rng.integers(0, c, size=n)
-    return f"input {log_probs.shape}", lambda z: F.nll_loss(z, target), [log_probs]
+    log_probs, (target, weight) = _randn(rng, n, c), _class_targets(rng, n, c)
+    desc = f"input {log_probs.shape}, target {target.tolist()}, weighted {weight is not None}"
+    return desc, lambda z: F.nll_loss(z, target, weight), [log_probs]
 
 
 def _mse_loss(rng):

@@ -7,6 +7,7 @@ forward/backward pair. Names and arguments follow ``torch.nn.functional``.
 from minidl.functional.activation import *  # noqa: F401,F403
 from minidl.functional.conv import *  # noqa: F401,F403
 from minidl.functional.dropout import *  # noqa: F401,F403
+from minidl.functional.encoding import *  # noqa: F401,F403
 from minidl.functional.linear import *  # noqa: F401,F403
 from minidl.functional.loss import *  # noqa: F401,F403
 from minidl.functional.norm import *  # noqa: F401,F403

@@ -7,7 +7,8 @@ The math lives in ``minidl.layers.norm``. Batch norm's running statistics are pl
 import numpy as np
 
 from minidl.function import from_pair
-from minidl.functional.checks import check_fraction, float_tensor
+from minidl.functional.checks import check_fraction, check_int, float_tensor
+from minidl.kernels import is_int
 from minidl.layers.norm import (
     batch_norm_backward,
     batch_norm_forward,
@@ -114,8 +115,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     x = float_tensor("group_norm", input)
     if x.ndim < 2:
         raise ValueError(f"group_norm: expected input of shape (N, C, *) with at least 2 dimensions, got shape {x.shape}")
-    if isinstance(num_groups, bool) or not isinstance(num_groups, int) or num_groups < 1:
-        raise ValueError(f"group_norm: num_groups must be a positive int, got {num_groups!r}")
+    num_groups = check_int("group_norm", "num_groups", num_groups, minimum=1)
     if x.shape[1] % num_groups:
         raise ValueError(
             f"group_norm: the input's C={x.shape[1]} channels are not divisible by num_groups={num_groups} "
@@ -146,12 +146,11 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         a Tensor of the input's shape.
     """
     x = float_tensor("layer_norm", input)
-    if not isinstance(normalized_shape, tuple | list) or not all(
-            isinstance(d, int) and not isinstance(d, bool) for d in normalized_shape):
+    if not isinstance(normalized_shape, tuple | list) or not all(is_int(d) for d in normalized_shape):
         raise TypeError(
             f"layer_norm: normalized_shape must be a tuple or list of ints, e.g. (D,), got {normalized_shape!r}"
         )
-    shape = tuple(normalized_shape)
+    shape = tuple(int(d) for d in normalized_shape)
     if not shape:
         raise ValueError("layer_norm: normalized_shape must name at least one dimension, got ()")
     if x.shape[x.ndim - len(shape):] != shape or x.ndim < len(shape):

@@ -10,6 +10,7 @@ mode) and the result is an ordinary differentiable Tensor.
 """
 
 from minidl.function import from_pair
+from minidl.kernels import is_int
 from minidl.layers.pad import border_pad_backward, border_pad_forward, constant_pad_backward, constant_pad_forward
 from minidl.tensor import Tensor
 
@@ -23,13 +24,13 @@ MODES = ("constant", "reflect", "replicate")
 
 def _per_axis(pad, ndim):
     """PyTorch's flat last-axis-first tuple as one (before, after) pair per axis, in axis order."""
-    if not isinstance(pad, tuple | list) or not all(isinstance(p, int) and not isinstance(p, bool) for p in pad):
+    if not isinstance(pad, tuple | list) or not all(is_int(p) for p in pad):
         raise TypeError(f"pad: pad must be a tuple of ints (left, right, top, bottom, ...), got {pad!r}")
     if len(pad) % 2:
         raise ValueError(f"pad: pad must hold a (before, after) pair per axis, so an even number of ints, got {pad!r}")
     if len(pad) // 2 > ndim:
         raise ValueError(f"pad: pad {tuple(pad)} pads {len(pad) // 2} axes but the input has only {ndim}")
-    pairs = [(pad[i], pad[i + 1]) for i in range(0, len(pad), 2)][::-1]  # last axis first -> axis order
+    pairs = [(int(pad[i]), int(pad[i + 1])) for i in range(0, len(pad), 2)][::-1]  # last axis first -> axis order
     return [(0, 0)] * (ndim - len(pairs)) + pairs
 
 

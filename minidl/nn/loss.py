@@ -1,8 +1,9 @@
 """Loss layers: ``criterion = nn.CrossEntropyLoss(); loss = criterion(scores, labels)``.
 
-The options are keyword-only: PyTorch's first positional argument is a class ``weight``, which
-minidl does not have, so ``CrossEntropyLoss(w)`` fails instead of meaning something else.
-As in PyTorch, a loss prints without its options: ``CrossEntropyLoss()``.
+As in PyTorch, the class weights of the classification losses are their first argument and a
+buffer (``criterion.weight``, saved in ``state_dict`` when given); the other options are
+keyword-only, since PyTorch's deprecated size_average and reduce sit between them. A loss
+prints without its options: ``CrossEntropyLoss()``.
 """
 
 from minidl import functional as F
@@ -14,27 +15,32 @@ class CrossEntropyLoss(Module):
 
     ``forward(input, target)``: scores (N, C) or (N, C, d1, ...), integer classes (N,) or
     (N, d1, ...). Output: a scalar for reduction 'mean'/'sum', target's shape for 'none'.
-    ``label_smoothing`` in [0, 1] mixes the one-hot target with the uniform distribution.
+    ``weight`` (C,) scales each class's losses ('mean' divides by the summed weight of the
+    targets), targets equal to ``ignore_index`` are skipped, and ``label_smoothing`` in [0, 1]
+    mixes the one-hot target with the uniform distribution.
     """
 
-    def __init__(self, *, reduction="mean", label_smoothing=0.0):
+    def __init__(self, weight=None, *, ignore_index=-100, reduction="mean", label_smoothing=0.0):
         super().__init__()
-        self.reduction, self.label_smoothing = reduction, label_smoothing
+        self.register_buffer("weight", weight)
+        self.ignore_index, self.reduction, self.label_smoothing = ignore_index, reduction, label_smoothing
 
     def forward(self, input, target):
-        return F.cross_entropy(input, target, reduction=self.reduction, label_smoothing=self.label_smoothing)
+        return F.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction,
+                               label_smoothing=self.label_smoothing)
 
 
 class NLLLoss(Module):
     """Negative log-likelihood of log-probabilities (``F.nll_loss``); LogSoftmax + NLLLoss is
-    CrossEntropyLoss. Shapes as for CrossEntropyLoss."""
+    CrossEntropyLoss. Shapes, ``weight`` and ``ignore_index`` as for CrossEntropyLoss."""
 
-    def __init__(self, *, reduction="mean"):
+    def __init__(self, weight=None, *, ignore_index=-100, reduction="mean"):
         super().__init__()
-        self.reduction = reduction
+        self.register_buffer("weight", weight)
+        self.ignore_index, self.reduction = ignore_index, reduction
 
     def forward(self, input, target):
-        return F.nll_loss(input, target, reduction=self.reduction)
+        return F.nll_loss(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
 
 
 class MSELoss(Module):
