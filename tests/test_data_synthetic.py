@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from minidl.data.loader import DataLoader
-from minidl.data.synthetic import SHAPES, SyntheticShapes
+from minidl.data.synthetic import BACKGROUNDS, FIRST_SHAPES, OTHER_SHAPES, SHAPES, SyntheticShapes
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +113,7 @@ def test_a_data_loader_gathers_batches_from_the_arrays(shapes):
     (dict(num_samples=0), "num_samples must be a positive int, got 0"),
     (dict(num_samples=2.5), "num_samples must be a positive int, got 2.5"),
     (dict(num_samples=4, image_size=8), "image_size must be an int >= 16"),
-    (dict(num_samples=4, classes=("circle", "hexagon")), "classes must be distinct names among"),
+    (dict(num_samples=4, classes=("circle", "heptagon")), "classes must be distinct names among"),
     (dict(num_samples=4, classes=("circle", "circle")), "classes must be distinct names among"),
     (dict(num_samples=4, classes=()), "classes must be distinct names among"),
     (dict(num_samples=4, noise=-0.1), "noise must be >= 0, got -0.1"),
@@ -132,3 +132,53 @@ def test_shape_functions_contain_the_centre_region_and_stay_in_the_unit_circle()
         for radius in (1.0001, 1.2, 2.0):
             assert not inside(radius * np.cos(angle), radius * np.sin(angle)).any(), name
         assert inside(np.array([0.0]), np.array([0.0]))[0] == (name != "ring")
+
+
+# ---------------------------------------------------------------- renderings for transfer experiments
+def test_the_default_draw_is_unchanged_by_the_rendering_options():
+    plain = SyntheticShapes(12, seed=4)
+    explicit = SyntheticShapes(12, seed=4, classes=FIRST_SHAPES, background="textured", outline=False)
+    np.testing.assert_array_equal(plain.images, explicit.images)
+    np.testing.assert_array_equal(plain.masks, explicit.masks)
+
+
+@pytest.mark.parametrize("background", BACKGROUNDS)
+@pytest.mark.parametrize("outline", [False, True])
+def test_every_rendering_keeps_the_range_masks_and_labels(background, outline):
+    data = SyntheticShapes(40, seed=1, classes=OTHER_SHAPES, background=background, outline=outline)
+    assert data.images.dtype == np.float32 and data.images.min() >= 0 and data.images.max() <= 1
+    assert sorted(np.bincount(data.targets).tolist()) == [8] * 5
+    assert (data.masks.sum(axis=(1, 2)) > 10).all()
+    again = SyntheticShapes(40, seed=1, classes=OTHER_SHAPES, background=background, outline=outline)
+    np.testing.assert_array_equal(data.images, again.images)
+
+
+def test_an_outline_is_the_edge_band_of_the_filled_shape():
+    filled = SyntheticShapes(30, seed=2, outline=False)
+    outline = SyntheticShapes(30, seed=2, outline=True)
+    assert not (outline.masks & ~filled.masks).any()                       # inside the shape
+    # Thin shapes (a small ring or cross) may be all edge; the large ones keep an inside.
+    assert (outline.masks.sum(axis=(1, 2)) <= filled.masks.sum(axis=(1, 2))).all()
+    assert outline.masks.sum() < 0.7 * filled.masks.sum()
+    ring = outline.targets == FIRST_SHAPES.index("ring")
+    circle = outline.targets == FIRST_SHAPES.index("circle")
+    # A ring's outline has its inner edge too: relative to the filled area, more of it is edge.
+    edge_share = outline.masks.sum(axis=(1, 2)) / filled.masks.sum(axis=(1, 2))
+    assert edge_share[ring].mean() > edge_share[circle].mean()
+
+
+def test_plain_and_checker_backgrounds():
+    noiseless = dict(num_samples=10, seed=3, noise=0.0)
+    plain = SyntheticShapes(background="plain", **noiseless)
+    for image, mask in zip(plain.images, plain.masks):
+        outside = image[:, ~mask]
+        np.testing.assert_allclose(outside, outside[:, :1].repeat(outside.shape[1], axis=1), atol=1e-6)
+    checker = SyntheticShapes(background="checker", **noiseless)
+    for image, mask in zip(checker.images, checker.masks):
+        colours = np.unique(image[:, ~mask].round(5), axis=1)
+        assert colours.shape[1] == 2  # the two colours of the squares
+
+
+def test_an_unknown_background_is_refused():
+    with pytest.raises(ValueError, match="background must be one of"):
+        SyntheticShapes(4, background="stripes")
