@@ -7,7 +7,7 @@ import minidl as md
 from minidl import nn, optim
 from minidl import functional as F
 from minidl.data import TensorDataset
-from minidl.transfer import (FeatureExtractor, adapt_input_channels, extract_features, find_head, freeze,
+from minidl.transfer import (FeatureExtractor, adapt_input_channels, extract_features, find_head, finetune, freeze,
                              layerwise_param_groups, linear_probe, probe_layers, replace_head, trainable_summary,
                              unfreeze)
 from minidl.zoo import MODELS, get_model, lenet5, resnet20, small_vgg
@@ -251,3 +251,32 @@ def test_probe_layers_gives_one_row_per_layer():
     assert rows[0]["pool"] == "avg" and rows[0]["dimensions"] == 6
     assert rows[1]["pool"] is None and rows[1]["dimensions"] == 120
     assert all(0 <= r["softmax"] <= 1 and 0 <= r["svm"] <= 1 for r in rows)
+
+
+# ---------------------------------------------------------------- strategies
+@pytest.mark.parametrize("strategy", ["linear-probe", "feature-extractor", "fine-tune-last-k", "fine-tune-all",
+                                      "from-scratch"])
+def test_every_strategy_learns_a_separable_target(strategy):
+    md.manual_seed(0)
+    rng = np.random.default_rng(0)
+    labels = np.arange(120) % 2
+    images = rng.random((120, 1, 28, 28)).astype(np.float32) * 0.2
+    images[labels == 1, :, 4:24, 4:24] += 0.8  # a bright square: class 1
+    train, test = TensorDataset(images[:80], labels[:80]), TensorDataset(images[80:], labels[80:])
+    train.classes = ["dark", "square"]
+    source = lenet5()
+    before = {n: p.numpy().copy() for n, p in source.named_parameters()}
+    result = finetune(source, train, test, strategy=strategy, epochs=6, lr=0.05, last_k=1, batch_size=16)
+    assert result["test_accuracy"] >= 0.9, result
+    if strategy != "linear-probe":  # the probe is a separate classifier; the network keeps its head
+        assert result["model"](md.zeros(1, 1, 28, 28)).shape == (1, 2)
+    if strategy == "feature-extractor":
+        body = {n: p.numpy() for n, p in result["model"].named_parameters() if n.startswith("features")}
+        assert all(np.array_equal(body[n], before[n]) for n in body)
+    if strategy == "from-scratch":
+        assert result["model"] is not source
+
+
+def test_finetune_refuses_an_unknown_strategy():
+    with pytest.raises(ValueError, match="strategy must be one of linear-probe"):
+        finetune(lenet5(), None, None, strategy="fine-tune-some")

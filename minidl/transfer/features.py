@@ -41,10 +41,12 @@ class FeatureExtractor(Module):
         model: the network (it is shared, not copied: its weights and mode are the extractor's).
         return_layers: ``{module name: output name}``, or a list of module names (each its own
             output name). Names are those of ``model.named_modules()``.
+        capture: ``"output"`` (what each layer gives) or ``"input"`` (what it receives: the input of
+            a head is the feature vector a new head would see).
     Input: whatever ``model`` takes. Output: ``{output name: Tensor}``.
     """
 
-    def __init__(self, model, return_layers):
+    def __init__(self, model, return_layers, capture="output"):
         super().__init__()
         if isinstance(return_layers, list | tuple):
             return_layers = {name: name for name in return_layers}
@@ -56,21 +58,25 @@ class FeatureExtractor(Module):
             top = ", ".join(name for name, _ in model.named_children())
             raise KeyError(f"FeatureExtractor: {type(model).__name__} has no module named {missing[0]!r}; "
                            f"its top-level modules are {top}")
+        if capture not in ("output", "input"):
+            raise ValueError(f"FeatureExtractor: capture must be 'output' or 'input', got {capture!r}")
         self.model = model
         self.return_layers = dict(return_layers)
+        self.capture = capture
 
     def forward(self, x):
         outputs = {}
         known = dict(self.model.named_modules())
 
         def keep(name):
-            def hook(module, inputs, output):
-                outputs[self.return_layers[name]] = output
+            def hook(module, inputs, output=None):
+                outputs[self.return_layers[name]] = output if self.capture == "output" else inputs[0]
                 if len(outputs) == len(self.return_layers):
                     raise _Collected
             return hook
 
-        handles = [known[name].register_forward_hook(keep(name)) for name in self.return_layers]
+        register = "register_forward_hook" if self.capture == "output" else "register_forward_pre_hook"
+        handles = [getattr(known[name], register)(keep(name)) for name in self.return_layers]
         try:
             self.model(x)
         except _Collected:
@@ -120,18 +126,18 @@ def _fingerprint(dataset, where):
     return digest.hexdigest()
 
 
-def _cache_key(model, dataset, layer, pool, transform):
+def _cache_key(model, dataset, layer, pool, transform, capture):
     digest = hashlib.sha256()
     for name, value in model.state_dict().items():
         digest.update(name.encode())
         digest.update(np.ascontiguousarray(value).tobytes())
-    digest.update(repr((layer, pool, repr(transform))).encode())
+    digest.update(repr((layer, pool, repr(transform), capture)).encode())
     digest.update(_fingerprint(dataset, "extract_features").encode())
     return digest.hexdigest()[:32]
 
 
 def extract_features(model, dataset, layer, pool=None, batch_size=256, transform=None, cache_dir=None,
-                     progress=True):
+                     progress=True, capture="output"):
     """The activations of ``layer`` for every image of ``dataset``, one row per image.
 
     Args:
@@ -142,17 +148,18 @@ def extract_features(model, dataset, layer, pool=None, batch_size=256, transform
         transform: the batch transform the model expects (e.g. its training normalisation).
         cache_dir: a folder to keep the result in, keyed by weights, layer, pool, transform and data.
         progress: show a progress bar.
+        capture: ``"output"`` of the layer, or its ``"input"`` (see ``FeatureExtractor``).
     Returns ``(features, labels)``: float32 (N, D) and int64 (N,) ndarrays.
     """
     if len(dataset) == 0:
         raise ValueError("extract_features: the dataset is empty")
     path = None
     if cache_dir is not None:
-        path = os.path.join(cache_dir, f"features-{_cache_key(model, dataset, layer, pool, transform)}.npz")
+        path = os.path.join(cache_dir, f"features-{_cache_key(model, dataset, layer, pool, transform, capture)}.npz")
         if os.path.exists(path):
             with np.load(path, allow_pickle=False) as cached:
                 return cached["features"], cached["labels"]
-    extractor = FeatureExtractor(model, {layer: "features"})
+    extractor = FeatureExtractor(model, {layer: "features"}, capture=capture)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, transform=transform)
     was_training = model.training
     model.eval()
