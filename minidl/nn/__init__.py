@@ -7,7 +7,7 @@
 
 from minidl.nn import init, utils
 from minidl.nn.activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
-from minidl.nn.containers import ModuleList, Sequential
+from minidl.nn.containers import ModuleDict, ModuleList, Sequential
 from minidl.nn.conv import Conv2d, ConvTranspose2d, DepthwiseSeparableConv2d
 from minidl.nn.dropout import Dropout
 from minidl.nn.linear import Flatten, Identity, Linear
@@ -19,7 +19,7 @@ from minidl.nn.pool import AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool2d, MaxPoo
 from minidl.nn.upsample import Upsample
 
 __all__ = [
-    "init", "utils", "Module", "Parameter", "IncompatibleKeys", "Sequential", "ModuleList",
+    "init", "utils", "Module", "Parameter", "IncompatibleKeys", "Sequential", "ModuleList", "ModuleDict",
     "Linear", "Identity", "Flatten", "Conv2d", "ConvTranspose2d", "DepthwiseSeparableConv2d",
     "MaxPool2d", "MaxUnpool2d", "AvgPool2d", "AdaptiveAvgPool2d", "GlobalAvgPool2d", "Upsample",
     "BatchNorm1d", "BatchNorm2d", "GroupNorm", "LayerNorm", "Dropout", "ReLU", "LeakyReLU", "GELU", "Sigmoid", "Tanh", "Softmax",

@@ -1,11 +1,15 @@
-"""Containers: ``Sequential`` chains modules, ``ModuleList`` holds them for a custom ``forward``.
+"""Containers: ``Sequential`` chains modules, ``ModuleList`` holds them for a custom ``forward``,
+``ModuleDict`` holds them by name.
 
 Sub-modules are named by position ("0", "1", ...) unless an OrderedDict gives names, so a
 parameter of the first layer of ``model.features`` is ``features.0.weight``, as in torchvision.
+A ModuleDict's keys are its sub-modules' names: ``heads["digits"].weight`` is saved as
+``heads.digits.weight``.
 """
 
 import operator
 from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 
 from minidl.nn.module import Module
 
@@ -88,3 +92,75 @@ class ModuleList(_ModuleSequence):
         for module in modules:
             self.append(module)
         return self
+
+
+class ModuleDict(Module):
+    """An ordered dict of modules whose parameters are registered (a plain dict would hide them).
+
+    Built from a mapping (its order kept) or an iterable of (name, module) pairs. Keys are the
+    sub-modules' names, so they must be strings without "." that no attribute of the ModuleDict
+    already has ("keys", "training", ...). Indexing, assignment (replacing a module keeps its
+    place), ``del``, ``in``, ``len``, iteration over the keys, ``keys()``, ``values()``,
+    ``items()``, ``update``, ``pop`` and ``clear`` work as on a dict. It has no ``forward``:
+    the owning module decides which entries to call, e.g. one output head per task.
+    """
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key):
+        return self._modules[key]
+
+    def __setitem__(self, key, module):
+        self.add_module(key, module)
+
+    def __delitem__(self, key):
+        del self._modules[key]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules)
+
+    def __contains__(self, key):
+        return key in self._modules
+
+    def keys(self):
+        return self._modules.keys()
+
+    def values(self):
+        return self._modules.values()
+
+    def items(self):
+        return self._modules.items()
+
+    def pop(self, key):
+        """Remove the module under ``key`` and return it (KeyError if there is none)."""
+        module = self[key]
+        del self[key]
+        return module
+
+    def clear(self):
+        self._modules.clear()
+
+    def update(self, modules):
+        """Add (or replace) the modules of a mapping, a ModuleDict or an iterable of (key, module) pairs, in order."""
+        if isinstance(modules, Mapping | ModuleDict):
+            for key, module in modules.items():
+                self[key] = module
+            return
+        if not isinstance(modules, Iterable):
+            raise TypeError(
+                f"ModuleDict.update should be called with an iterable of key/value pairs, but got "
+                f"{type(modules).__name__}"
+            )
+        for i, pair in enumerate(modules):
+            if not isinstance(pair, Iterable):
+                raise TypeError(f"ModuleDict update sequence element #{i} should be Iterable; is {type(pair).__name__}")
+            pair = tuple(pair)
+            if len(pair) != 2:
+                raise ValueError(f"ModuleDict update sequence element #{i} has length {len(pair)}; 2 is required")
+            self[pair[0]] = pair[1]
