@@ -10,7 +10,7 @@ from twins import assert_forward_and_backward_agree
 
 import minidl as md
 from minidl import functional as F
-from minidl import nn
+from minidl import kernels, nn
 from minidl.zoo import MODELS
 
 BACKENDS = ["numba", "numpy"]
@@ -47,6 +47,41 @@ LAYERS = {
 @pytest.fixture(autouse=True)
 def seeded():
     md.manual_seed(0)
+
+
+# ---------------------------------------------------------------------- kernels
+X = np.zeros((0, 4, 6, 6), np.float32)
+DOUT = np.zeros((0, 4, 6, 6), np.float32)
+WEIGHT = np.ones((4, 1, 3, 3), np.float32)
+ONE, TILES = (1, 1), kernels.winograd_tiles((6, 6), (1, 1))
+KERNEL_CALLS = {  # kernel -> its arguments for an empty batch of 4-channel 6x6 images, 3x3 windows
+    "im2col": (X, (3, 3), ONE, ONE, ONE, (6, 6)),
+    "col2im": (np.zeros((0, 36, 36), np.float32), X.shape, (3, 3), ONE, ONE, ONE, (6, 6)),
+    "depthwise_conv2d": (X, WEIGHT, ONE, ONE, ONE, (6, 6)),
+    "depthwise_conv2d_input_grad": (DOUT, WEIGHT, X.shape, ONE, ONE, ONE),
+    "depthwise_conv2d_weight_grad": (DOUT, X, WEIGHT.shape, ONE, ONE, ONE),
+    "winograd_input": (X, ONE, ONE, TILES),
+    "winograd_output": (np.zeros((16, 4, 0), np.float32), (6, 6), ONE),
+    "winograd_output_grad": (DOUT, ONE),
+    "winograd_input_grad": (np.zeros((16, 4, 0), np.float32), X.shape, ONE, ONE, TILES),
+    "channel_moments": (X,),
+    "channel_sums": (X, X),
+    "channel_affine": (X, np.zeros(4), np.ones(4), np.zeros(4)),
+    "relu": (X,),
+    "relu_grad": (DOUT, X),
+}
+
+
+@pytest.mark.filterwarnings("ignore:Mean of empty slice", "ignore:Degrees of freedom",
+                            "ignore:invalid value encountered")
+@pytest.mark.parametrize("name", list(KERNEL_CALLS))
+def test_the_twins_of_every_kernel_agree_on_an_empty_batch(name):
+    kernel = getattr(kernels, name)
+    reference, fast = kernel.reference(*KERNEL_CALLS[name]), kernel.fast(*KERNEL_CALLS[name])
+    for ours, expected in zip(fast if isinstance(fast, tuple) else (fast,),
+                              reference if isinstance(reference, tuple) else (reference,)):
+        assert ours.shape == expected.shape and ours.dtype == expected.dtype
+        np.testing.assert_array_equal(ours, expected)  # zero weight gradients; NaN moments of nothing
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")

@@ -131,6 +131,8 @@ def _input_grad(dout, xhat, dbeta, dgamma, gain, out, start, stop):
 
 def channel_moments_fast(x):
     """Compiled twin of ``channel_moments_reference``."""
+    if x.size == 0:  # the mean of no values is NaN, as NumPy's (and the loops would divide by 0)
+        return np.full(x.shape[1], np.nan, dtype=x.dtype), np.full(x.shape[1], np.nan, dtype=x.dtype)
     rows = _rows(x)
     mean, var = np.empty(x.shape[1]), np.empty(x.shape[1])
     launch(__file__, _moments, x.shape[1], x.size, rows, mean, var)

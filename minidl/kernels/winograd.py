@@ -133,10 +133,11 @@ def winograd_input_reference(x, padding, dilation, tiles, out=None):
         V: (16, C, T); V[4*a + b, c, t] is entry (a, b) of tile t of channel c, transformed.
     """
     n, c = x.shape[:2]
+    p = dilation[0] * dilation[1]
     phases = _phase_planes(x, padding, dilation, tiles)
-    planes = phases.reshape(n, -1, *phases.shape[-2:])
+    planes = phases.reshape(n, c * p, *phases.shape[-2:])
     d = sliding_windows(planes, (4, 4), (2, 2), (1, 1), tiles)          # (N, C*P, 4, 4, TH, TW)
-    d = d.reshape(n, c, -1, 4, 4, *tiles).transpose(0, 1, 2, 5, 6, 3, 4)  # (N, C, P, TH, TW, 4, 4)
+    d = d.reshape(n, c, p, 4, 4, *tiles).transpose(0, 1, 2, 5, 6, 3, 4)  # (N, C, P, TH, TW, 4, 4)
     b_t = B_T.astype(x.dtype)
     v = _as_columns(b_t @ d @ b_t.T)
     if out is None:
@@ -536,6 +537,8 @@ def winograd_input_fast(x, padding, dilation, tiles, out=None):
     (ph, pw), (dh, dw), (th, tw) = padding, dilation, tiles
     n, c = x.shape[:2]
     v = result_array(out, (16, c, n * dh * dw * th * tw), x.dtype, "winograd_input")
+    if n == 0:  # no tiles; the loops, which skip bounds checks, assume at least one image
+        return v
     launch(__file__, _winograd_input, c, v.size, np.ascontiguousarray(x), ph, pw, dh, dw, th, tw, v)
     return v
 
@@ -562,6 +565,8 @@ def winograd_input_grad_fast(dv, x_shape, padding, dilation, tiles, out=None):
     """Compiled twin of ``winograd_input_grad_reference``."""
     (ph, pw), (dh, dw), (th, tw) = padding, dilation, tiles
     dx = result_array(out, x_shape, dv.dtype, "winograd_input_grad")
+    if x_shape[0] == 0:  # no tiles; the loops, which skip bounds checks, assume at least one image
+        return dx
     launch(__file__, _winograd_input_grad, x_shape[1], dv.size, np.ascontiguousarray(dv), ph, pw, dh,
            dw, th, tw, dx)
     return dx

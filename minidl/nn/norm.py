@@ -36,7 +36,7 @@ class _BatchNorm(Module):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, *, bias=True):
         super().__init__()
         layer = type(self).__name__
-        num_features = check_int(layer, "num_features", num_features, minimum=0)
+        num_features = check_int(layer, "num_features", num_features, minimum=1)  # PyTorch fails later on 0
         check_number(layer, "eps", eps, minimum=0)
         if momentum is not None:  # None: the cumulative average
             check_fraction(layer, "momentum", momentum)
