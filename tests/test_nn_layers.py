@@ -383,9 +383,9 @@ def test_mse_loss_matches_torch(reduction, rng):
     assert gradcheck(lambda v: nn.MSELoss(reduction=reduction)(v, y), [x])
 
 
-def test_loss_options_are_keyword_only():
+def test_loss_options_after_the_class_weight_are_keyword_only():
     with pytest.raises(TypeError, match="positional argument"):
-        nn.CrossEntropyLoss(np.ones(3))  # PyTorch's positional class weight is not supported
+        nn.CrossEntropyLoss(None, -100)  # PyTorch's second is the deprecated size_average
     assert repr(nn.CrossEntropyLoss(label_smoothing=0.1)) == "CrossEntropyLoss()"
 
 
