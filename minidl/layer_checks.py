@@ -145,7 +145,8 @@ def _batch_norm(rng):
 def _group_norm(rng):
     groups = int(rng.choice([1, 2, 3]))
     channels = groups * int(rng.integers(1, 3))
-    shape = (int(rng.integers(1, 3)), channels) + tuple(int(d) for d in rng.integers(1, 4, size=int(rng.integers(0, 3))))
+    spatial = tuple(int(d) for d in rng.integers(1, 4, size=int(rng.integers(0, 3))))
+    shape = (int(rng.integers(1, 3)), channels) + spatial
     x, gamma, beta = _randn(rng, *shape), _randn(rng, channels), _randn(rng, channels)
     eps = float(rng.choice([1e-5, 0.1]))
     return f"x {shape}, num_groups {groups}, eps {eps}", \
@@ -202,7 +203,8 @@ def _cross_entropy(rng):
     n, c = int(rng.integers(1, 5)), int(rng.integers(2, 6))
     smoothing = float(rng.choice([0.0, 0.1]))
     logits, (target, weight) = _randn(rng, n, c) * 2, _class_targets(rng, n, c)
-    desc = f"logits {logits.shape}, target {target.tolist()}, weighted {weight is not None}, label_smoothing {smoothing}"
+    desc = (f"logits {logits.shape}, target {target.tolist()}, weighted {weight is not None}, "
+            f"label_smoothing {smoothing}")
     return desc, lambda z: F.cross_entropy(z, target, weight, label_smoothing=smoothing), [logits]
 
 

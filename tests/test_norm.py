@@ -342,7 +342,8 @@ def test_layer_norm_bad_input_is_refused():
         F.layer_norm(x, (3,))
     with pytest.raises(ValueError, match=r"layer_norm: normalized_shape=\(1, 2, 3, 4\) expects"):
         F.layer_norm(x, (1, 2, 3, 4))
-    with pytest.raises(TypeError, match="layer_norm: normalized_shape must be a tuple or list of ints, e.g. \\(D,\\), got 4"):
+    with pytest.raises(TypeError, match=r"layer_norm: normalized_shape must be a tuple or list of ints, "
+                                        r"e.g. \(D,\), got 4"):
         F.layer_norm(x, 4)
     with pytest.raises(ValueError, match=r"layer_norm: normalized_shape must name at least one dimension"):
         F.layer_norm(x, [])

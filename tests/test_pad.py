@@ -74,7 +74,8 @@ def test_constant_pad_gradients_match_central_differences(config, seed, value):
 def test_border_pad_gradients_match_central_differences(config, seed):
     shape, pad, mode = config
     x = np.random.default_rng(seed).standard_normal(shape)
-    assert gradcheck((border_pad_forward, border_pad_backward), [x], options={"pad": per_axis(shape, pad), "mode": mode})
+    options = {"pad": per_axis(shape, pad), "mode": mode}
+    assert gradcheck((border_pad_forward, border_pad_backward), [x], options=options)
     assert gradcheck(lambda t: F.pad(t, pad, mode=mode), [x])
 
 

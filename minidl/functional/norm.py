@@ -114,7 +114,9 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """
     x = float_tensor("group_norm", input)
     if x.ndim < 2:
-        raise ValueError(f"group_norm: expected input of shape (N, C, *) with at least 2 dimensions, got shape {x.shape}")
+        raise ValueError(
+            f"group_norm: expected input of shape (N, C, *) with at least 2 dimensions, got shape {x.shape}"
+        )
     num_groups = check_int("group_norm", "num_groups", num_groups, minimum=1)
     if x.shape[1] % num_groups:
         raise ValueError(

@@ -22,6 +22,7 @@ __all__ = [
     "init", "utils", "Module", "Parameter", "IncompatibleKeys", "Sequential", "ModuleList", "ModuleDict",
     "Linear", "Identity", "Flatten", "Conv2d", "ConvTranspose2d", "DepthwiseSeparableConv2d",
     "MaxPool2d", "MaxUnpool2d", "AvgPool2d", "AdaptiveAvgPool2d", "GlobalAvgPool2d", "Upsample",
-    "BatchNorm1d", "BatchNorm2d", "GroupNorm", "LayerNorm", "Dropout", "ReLU", "LeakyReLU", "GELU", "Sigmoid", "Tanh", "Softmax",
-    "LogSoftmax", "CrossEntropyLoss", "NLLLoss", "MSELoss",
+    "BatchNorm1d", "BatchNorm2d", "GroupNorm", "LayerNorm", "Dropout",
+    "ReLU", "LeakyReLU", "GELU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
+    "CrossEntropyLoss", "NLLLoss", "MSELoss",
 ]

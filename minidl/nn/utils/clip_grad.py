@@ -45,8 +45,9 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     try:
         norm_type = float(norm_type)
     except (TypeError, ValueError):
-        raise ValueError(f"clip_grad_norm_: norm_type must be a number (inf for the largest entry), got {norm_type!r}") \
-            from None
+        raise ValueError(
+            f"clip_grad_norm_: norm_type must be a number (inf for the largest entry), got {norm_type!r}"
+        ) from None
     grads = _gradients(parameters)
     if not grads:
         return Tensor(np.array(0.0, dtype=np.float32))
