@@ -262,6 +262,12 @@ def test_group_norm_module_matches_pytorch_and_has_its_state_dict():
 def test_group_norm_bad_input_is_refused():
     with pytest.raises(ValueError, match=r"GroupNorm: num_channels \(4\) must be divisible by num_groups \(3\)"):
         nn.GroupNorm(3, 4)
+    with pytest.raises(ValueError, match="GroupNorm: num_groups must be a positive int, got 0"):
+        nn.GroupNorm(0, 4)
+    with pytest.raises(ValueError, match="GroupNorm: num_channels must be a positive int, got 4.0"):
+        nn.GroupNorm(2, 4.0)
+    with pytest.raises(ValueError, match="GroupNorm: eps must be at least 0, got -1"):
+        nn.GroupNorm(2, 4, eps=-1)
     x = md.tensor(np.zeros((2, 4, 3)))
     with pytest.raises(ValueError, match=r"group_norm: the input's C=4 channels are not divisible by num_groups=3 "
                                          r"\(input of shape \(2, 4, 3\)\)"):
@@ -350,6 +356,12 @@ def test_layer_norm_bad_input_is_refused():
     with pytest.raises(ValueError, match=r"layer_norm: weight has shape \(3,\) but normalized_shape is \(4,\); "
                                          r"expected shape \(4,\)"):
         F.layer_norm(x, (4,), md.tensor(np.ones(3)))
+    with pytest.raises(ValueError, match="LayerNorm: each entry of normalized_shape must be a positive int, got 0"):
+        nn.LayerNorm((3, 0))
+    with pytest.raises(ValueError, match=r"LayerNorm: normalized_shape must name at least one dimension"):
+        nn.LayerNorm(())
+    with pytest.raises(TypeError, match="LayerNorm: eps must be a number, got '1e-5'"):
+        nn.LayerNorm(3, eps="1e-5")
     with pytest.raises(ValueError, match=r"layer_norm: normalized_shape=\(5,\) expects input of shape \(\*, 5\)"):
         nn.LayerNorm(5)(md.tensor(np.zeros((2, 4), dtype=np.float32)))
 

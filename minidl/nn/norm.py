@@ -5,6 +5,7 @@ import numpy as np
 
 from minidl import functional as F
 from minidl.functional.checks import check_fraction, check_int, check_number
+from minidl.kernels import is_int
 from minidl.nn import init
 from minidl.nn.module import Module
 from minidl.nn.parameter import Parameter
@@ -151,6 +152,9 @@ class GroupNorm(_PerExampleNorm):
 
     def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, *, bias=True):
         super().__init__()
+        num_groups = check_int("GroupNorm", "num_groups", num_groups, minimum=1)
+        num_channels = check_int("GroupNorm", "num_channels", num_channels, minimum=1)
+        check_number("GroupNorm", "eps", eps, minimum=0)
         if num_channels % num_groups:
             raise ValueError(
                 f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})"
@@ -180,7 +184,12 @@ class LayerNorm(_PerExampleNorm):
 
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True):
         super().__init__()
-        self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        dims = (normalized_shape,) if is_int(normalized_shape) else tuple(normalized_shape)
+        self.normalized_shape = tuple(check_int("LayerNorm", "each entry of normalized_shape", d, minimum=1)
+                                      for d in dims)
+        if not self.normalized_shape:
+            raise ValueError("LayerNorm: normalized_shape must name at least one dimension, got ()")
+        check_number("LayerNorm", "eps", eps, minimum=0)
         self.eps, self.elementwise_affine = eps, elementwise_affine
         self._register_affine(self.normalized_shape, elementwise_affine, bias)
 
