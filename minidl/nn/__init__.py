@@ -5,7 +5,8 @@
                           nn.Flatten(), nn.Linear(16 * 16 * 16, 10))
 """
 
-from minidl.nn import init, utils
+# functional: minidl.nn.functional is there after `import minidl`, as torch.nn.functional after `import torch`
+from minidl.nn import functional, init, utils
 from minidl.nn.activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from minidl.nn.containers import ModuleDict, ModuleList, Sequential
 from minidl.nn.conv import Conv2d, ConvTranspose2d, DepthwiseSeparableConv2d
@@ -19,7 +20,7 @@ from minidl.nn.pool import AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool2d, MaxPoo
 from minidl.nn.upsample import Upsample
 
 __all__ = [
-    "init", "utils", "Module", "Parameter", "IncompatibleKeys", "Sequential", "ModuleList", "ModuleDict",
+    "functional", "init", "utils", "Module", "Parameter", "IncompatibleKeys", "Sequential", "ModuleList", "ModuleDict",
     "Linear", "Identity", "Flatten", "Conv2d", "ConvTranspose2d", "DepthwiseSeparableConv2d",
     "MaxPool2d", "MaxUnpool2d", "AvgPool2d", "AdaptiveAvgPool2d", "GlobalAvgPool2d", "Upsample",
     "BatchNorm1d", "BatchNorm2d", "GroupNorm", "LayerNorm", "Dropout",
