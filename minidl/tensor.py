@@ -190,7 +190,7 @@ class Tensor:
     # ------------------------------------------------------------------ conversion to Python
     def _scalar(self, kind):
         if self._data.size != 1:
-            raise ValueError(
+            raise RuntimeError(
                 f"{kind}: only a one-element tensor can be converted to a Python scalar, "
                 f"this one has shape {tuple(self.shape)} ({self._data.size} elements)"
             )
@@ -761,13 +761,27 @@ def _parse_to(where, args, kwargs):
             continue
         if isinstance(arg, Tensor):
             dtype = arg.dtype
-        elif isinstance(arg, device) or (isinstance(arg, str) and not _is_dtype_name(arg)):
+        elif _is_device(arg):
             device_arg = arg
         else:
             dtype = arg
     if device_arg is not None:
         device(device_arg)  # refuses anything but the CPU, with the reason
-    return _CPU, (None if dtype is None else _np_dtype(dtype))
+    if dtype is None:
+        return _CPU, None
+    try:
+        return _CPU, _np_dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{where}: expected a dtype or a device, got {dtype!r}") from None
+
+
+def _is_device(arg):
+    """A device: minidl's, a device name ("cpu", "cuda:0"), or another library's (torch.device("cpu"))."""
+    if isinstance(arg, device):
+        return True
+    if isinstance(arg, str):
+        return not _is_dtype_name(arg)
+    return type(arg).__name__ == "device" and hasattr(arg, "type")
 
 
 def _is_dtype_name(name):

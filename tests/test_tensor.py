@@ -73,7 +73,7 @@ def test_numpy_shares_memory_and_basic_properties():
 def test_item():
     assert md.tensor([[2.5]]).item() == 2.5
     assert isinstance(md.tensor(3).item(), int)
-    with pytest.raises(ValueError):
+    with pytest.raises(RuntimeError, match=r"only a one-element tensor.*shape \(2,\)"):
         md.tensor([1.0, 2.0]).item()
 
 

@@ -21,7 +21,9 @@ class _BatchNorm(Module):
 
     (``momentum=None`` gives the plain average of all batches so far: momentum = 1 / batches).
     Evaluation mode: the running statistics normalise instead, so an output depends on its own
-    input only. ``num_batches_tracked`` counts training batches.
+    input only. ``num_batches_tracked`` counts training batches. A layer whose
+    ``statistics_frozen`` is True (``minidl.transfer.freeze`` sets it) behaves as in evaluation
+    mode in both modes: a frozen feature extractor keeps the statistics of its source data.
 
     Args:
         num_features: C, the size of axis 1 of the input.
@@ -33,6 +35,7 @@ class _BatchNorm(Module):
     """
 
     expected_layouts = None  # {ndim: "(N, C, ...)"}, set by the subclasses
+    statistics_frozen = False  # set by minidl.transfer.freeze: use and keep the running statistics
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, *, bias=True):
         super().__init__()
@@ -90,10 +93,13 @@ class _BatchNorm(Module):
     def forward(self, input):
         self._check_input(input)
         momentum = 0.0 if self.momentum is None else self.momentum
-        counting = self.training and self.track_running_stats
+        # A layer frozen for transfer learning (minidl.transfer.freeze) normalises as in evaluation
+        # and keeps its running statistics, whatever the mode.
+        training = self.training and not self.statistics_frozen
+        counting = training and self.track_running_stats
         if counting and self.momentum is None:
             momentum = 1.0 / (self.num_batches_tracked.item() + 1)  # this batch included
-        use_batch_statistics = self.training or self.running_mean is None
+        use_batch_statistics = training or self.running_mean is None
         output = F.batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
                               training=use_batch_statistics, momentum=momentum, eps=self.eps)
         if counting:
