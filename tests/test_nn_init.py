@@ -92,54 +92,54 @@ def test_kaiming_uniform_bound(a, nonlinearity, mode):
     fan = 40 * 9 if mode == "fan_in" else 100 * 9
     gain = init.calculate_gain(nonlinearity, a)
     assert init.kaiming_uniform_(w, a=a, mode=mode, nonlinearity=nonlinearity) is w
-    assert_uniform(w.data, math.sqrt(3) * gain / math.sqrt(fan))
+    assert_uniform(w.numpy(), math.sqrt(3) * gain / math.sqrt(fan))
 
 
 @pytest.mark.parametrize("mode, fan", [("fan_in", 400), ("fan_out", 300)])
 def test_kaiming_normal_std(mode, fan):
     w = weight(300, 400)
     init.kaiming_normal_(w, mode=mode, nonlinearity="relu")
-    assert_distribution(w.data, math.sqrt(2) / math.sqrt(fan), NORMAL_KURTOSIS)
+    assert_distribution(w.numpy(), math.sqrt(2) / math.sqrt(fan), NORMAL_KURTOSIS)
 
 
 @pytest.mark.parametrize("gain", [1.0, init.calculate_gain("tanh")])
 def test_xavier_uniform_bound(gain):
     w = weight(64, 32, 5, 5)  # fan_in 800, fan_out 1600
     init.xavier_uniform_(w, gain=gain)
-    assert_uniform(w.data, math.sqrt(3) * gain * math.sqrt(2 / (800 + 1600)))
+    assert_uniform(w.numpy(), math.sqrt(3) * gain * math.sqrt(2 / (800 + 1600)))
 
 
 @pytest.mark.parametrize("gain", [1.0, 0.5])
 def test_xavier_normal_std(gain):
     w = weight(500, 250)
     init.xavier_normal_(w, gain=gain)
-    assert_distribution(w.data, gain * math.sqrt(2 / 750), NORMAL_KURTOSIS)
+    assert_distribution(w.numpy(), gain * math.sqrt(2 / 750), NORMAL_KURTOSIS)
 
 
 def test_uniform_and_normal_with_arguments():
     w = weight(400, 300)
     init.uniform_(w, -3.0, 5.0)
-    assert w.data.min() >= -3 and w.data.max() <= 5
-    assert_distribution(w.data - 1.0, 8 / math.sqrt(12), UNIFORM_KURTOSIS)
+    assert w.numpy().min() >= -3 and w.numpy().max() <= 5
+    assert_distribution(w.numpy() - 1.0, 8 / math.sqrt(12), UNIFORM_KURTOSIS)
     init.normal_(w, mean=2.0, std=0.5)
-    assert_distribution(w.data - 2.0, 0.5, NORMAL_KURTOSIS)
+    assert_distribution(w.numpy() - 2.0, 0.5, NORMAL_KURTOSIS)
 
 
 def test_constant_zeros_ones():
     w = weight(3, 4)
-    np.testing.assert_array_equal(init.constant_(w, 0.25).data, np.full((3, 4), 0.25))
-    np.testing.assert_array_equal(init.ones_(w).data, np.ones((3, 4)))
-    np.testing.assert_array_equal(init.zeros_(w).data, np.zeros((3, 4)))
+    np.testing.assert_array_equal(init.constant_(w, 0.25).numpy(), np.full((3, 4), 0.25))
+    np.testing.assert_array_equal(init.ones_(w).numpy(), np.ones((3, 4)))
+    np.testing.assert_array_equal(init.zeros_(w).numpy(), np.zeros((3, 4)))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_initialisers_write_in_place_and_keep_the_dtype(dtype):
     w = weight(5, 6, dtype=dtype)
-    array = w.data
+    array = w.numpy()
     for fill in (init.kaiming_uniform_, init.kaiming_normal_, init.xavier_uniform_, init.xavier_normal_,
                  init.uniform_, init.normal_, init.ones_):
         assert fill(w) is w
-        assert w.data is array and w.dtype == dtype
+        assert w.numpy() is array and w.dtype == dtype
     raw = np.zeros((4, 4), dtype=dtype)
     assert init.normal_(raw) is raw and raw.any()  # plain ndarrays work too
 
@@ -150,11 +150,11 @@ def test_manual_seed_and_generator_make_init_reproducible():
     init.kaiming_uniform_(a)
     md.manual_seed(7)
     init.kaiming_uniform_(b)
-    np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
     init.xavier_normal_(c, generator=np.random.default_rng(3))
     init.xavier_normal_(d, generator=np.random.default_rng(3))
-    np.testing.assert_array_equal(c.data, d.data)
-    assert not np.array_equal(a.data, c.data)
+    np.testing.assert_array_equal(c.numpy(), d.numpy())
+    assert not np.array_equal(a.numpy(), c.numpy())
 
 
 def test_init_errors():
@@ -172,8 +172,8 @@ def test_init_errors():
 def test_linear_default_init_is_pytorchs():
     layer = nn.Linear(400, 300)
     bound = 1 / math.sqrt(400)  # kaiming_uniform_(a=sqrt(5)): sqrt(3) * sqrt(1/3) / sqrt(fan_in)
-    assert_uniform(layer.weight.data, bound)
-    assert np.abs(layer.bias.data).max() <= bound and np.abs(layer.bias.data).max() > 0.9 * bound
+    assert_uniform(layer.weight.numpy(), bound)
+    assert np.abs(layer.bias.numpy()).max() <= bound and np.abs(layer.bias.numpy()).max() > 0.9 * bound
 
 
 @pytest.mark.parametrize("make, fan_in", [
@@ -186,8 +186,8 @@ def test_linear_default_init_is_pytorchs():
 def test_conv_default_init_is_pytorchs(make, fan_in):
     layer = make()
     bound = 1 / math.sqrt(fan_in)
-    assert_uniform(layer.weight.data, bound)
-    assert np.abs(layer.bias.data).max() <= bound
+    assert_uniform(layer.weight.numpy(), bound)
+    assert np.abs(layer.bias.numpy()).max() <= bound
 
 
 def test_default_bounds_equal_those_of_pytorch_layers():
@@ -198,7 +198,7 @@ def test_default_bounds_equal_those_of_pytorch_layers():
              (nn.ConvTranspose2d(8, 16, 3, groups=2), torch.nn.ConvTranspose2d(8, 16, 3, groups=2))]
     for ours, theirs in pairs:
         for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
-            ours_max, theirs_max = np.abs(p.data).max(), q.detach().abs().max().item()
+            ours_max, theirs_max = np.abs(p.numpy()).max(), q.detach().abs().max().item()
             fan_in, _ = init.calculate_fan_in_and_fan_out(p if name == "weight" else ours.weight)
             bound = 1 / math.sqrt(fan_in)
             assert theirs_max <= bound + 1e-7 and ours_max <= bound, (type(ours).__name__, name)
@@ -207,9 +207,9 @@ def test_default_bounds_equal_those_of_pytorch_layers():
 
 def test_batch_norm_default_init():
     bn = nn.BatchNorm2d(5)
-    np.testing.assert_array_equal(bn.weight.data, np.ones(5))
-    np.testing.assert_array_equal(bn.bias.data, np.zeros(5))
-    np.testing.assert_array_equal(bn.running_mean.data, np.zeros(5))
-    np.testing.assert_array_equal(bn.running_var.data, np.ones(5))
+    np.testing.assert_array_equal(bn.weight.numpy(), np.ones(5))
+    np.testing.assert_array_equal(bn.bias.numpy(), np.zeros(5))
+    np.testing.assert_array_equal(bn.running_mean.numpy(), np.zeros(5))
+    np.testing.assert_array_equal(bn.running_var.numpy(), np.ones(5))
     assert bn.num_batches_tracked.item() == 0 and bn.num_batches_tracked.dtype == np.int64
     assert all(p.dtype == np.float32 for p in bn.parameters())
