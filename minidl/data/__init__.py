@@ -17,7 +17,7 @@ from minidl.data.builtin import load_builtin
 from minidl.data.cifar import CIFAR10
 from minidl.data.dataset import Dataset, Subset, TensorDataset, random_split
 from minidl.data.download import ChecksumError, DownloadError, default_root
-from minidl.data.image_dataset import ImageDataset
+from minidl.data.image_dataset import ImageDataset, select_classes
 from minidl.data.loader import DataLoader
 from minidl.data.mnist import MNIST, FashionMNIST
 from minidl.data.named import DATASETS, load_dataset
@@ -26,5 +26,5 @@ from minidl.data.synthetic import SyntheticShapes
 __all__ = [
     "transforms", "load_builtin", "CIFAR10", "Dataset", "Subset", "TensorDataset", "random_split",
     "ChecksumError", "DownloadError", "default_root", "ImageDataset", "DataLoader", "MNIST",
-    "FashionMNIST", "SyntheticShapes", "DATASETS", "load_dataset",
+    "FashionMNIST", "SyntheticShapes", "DATASETS", "load_dataset", "select_classes",
 ]

@@ -20,7 +20,7 @@ import numpy as np
 
 from minidl.data.dataset import Dataset
 
-__all__ = ["ImageDataset"]
+__all__ = ["ImageDataset", "select_classes"]
 
 
 class ImageDataset(Dataset):
@@ -81,3 +81,29 @@ def _to_float_channels_first(data):
     images = np.ascontiguousarray(images, dtype=np.float32)
     images /= 255
     return images
+
+
+def select_classes(dataset, classes):
+    """The images of ``dataset`` (an ImageDataset) whose class is in ``classes``, relabelled 0..k-1.
+
+    ``classes`` lists class indices or names; their order gives the new labels. Used to split one
+    dataset into a source task and a target task that share no class (transfer experiments).
+    """
+    indices = [c if isinstance(c, int | np.integer) else _class_index(dataset, c) for c in classes]
+    if len(set(indices)) != len(indices) or not indices:
+        raise ValueError(f"select_classes: expected distinct classes, got {list(classes)}")
+    for index in indices:
+        if not 0 <= index < len(dataset.classes):
+            raise ValueError(f"select_classes: class {index} is out of range for {len(dataset.classes)} classes")
+    relabel = np.full(len(dataset.classes), -1, dtype=np.int64)
+    relabel[indices] = np.arange(len(indices))
+    keep = relabel[dataset.targets] >= 0
+    return ImageDataset(dataset.data[keep], relabel[dataset.targets[keep]],
+                        [dataset.classes[i] for i in indices])
+
+
+def _class_index(dataset, name):
+    if name not in dataset.classes:
+        raise ValueError(f"select_classes: no class named {name!r}; the classes are {dataset.classes}")
+    return dataset.classes.index(name)
+
