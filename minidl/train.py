@@ -10,8 +10,8 @@ The loop itself is five lines, and worth writing by hand at least once (docs/tra
 
 ``fit`` wraps it with what a real run needs around it: epochs, a progress bar, the loss and
 accuracy of every epoch on the training and validation data (the ``history``), a learning-rate
-schedule, early stopping, a check that the loss is still a number, and a checkpoint after every
-epoch from which an interrupted run continues exactly.
+schedule, early stopping, checks that the loss and the weights are still numbers, and a checkpoint
+after every epoch from which an interrupted run continues exactly.
 
     history = fit(model, optimizer, train_loader, epochs=10, val_loader=val_loader,
                   scheduler=scheduler, checkpoint_path="run/checkpoint.npz")
@@ -35,19 +35,30 @@ HISTORY_KEYS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "time")
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite: the weights have blown up and training cannot recover.
+    """Training produced NaN or infinite numbers: the weights have blown up and cannot recover.
+
+    ``fit`` raises it at the first batch whose loss is not finite, and at the end of an epoch
+    whose weights (parameters and buffers, e.g. batch norm's running statistics) or validation
+    loss are not finite; ``minidl train`` also raises it for a test loss that is not finite.
 
     Attributes:
         epoch: the epoch (counted from 1) in which it happened.
-        step: the index of the batch within that epoch (counted from 0).
-        loss: the loss value (nan, inf or -inf).
+        step: the index of the batch within that epoch (counted from 0), or None when it was
+            found at the end of the epoch.
+        loss: the loss value (nan, inf or -inf), or None when weights were found not finite.
+        what: what was not finite: "the loss", "the validation loss", "the weights", ...
     """
 
-    def __init__(self, epoch, step, loss, lr):
-        self.epoch, self.step, self.loss = epoch, step, loss
+    def __init__(self, epoch, step, loss, lr, what="the loss", detail=""):
+        self.epoch, self.step, self.loss, self.what = epoch, step, loss, what
+        if step is not None:
+            where = f"{what} is {loss} at epoch {epoch}, step {step} (index of the batch within the epoch)"
+        elif loss is not None:
+            where = f"{what} is {loss} after epoch {epoch}"
+        else:
+            where = f"{what} are not finite after epoch {epoch}{detail}"
         super().__init__(
-            f"training diverged: the loss is {loss} at epoch {epoch}, step {step} (index of the "
-            f"batch within the epoch). The weights have overflowed; usual causes are a learning "
+            f"training diverged: {where}. The weights have overflowed; usual causes are a learning "
             f"rate too high for this model (lr={lr:g}: try 10x smaller), unnormalised inputs, or "
             f"a log or division of zero in a custom loss."
         )
@@ -76,7 +87,8 @@ def fit(model, optimizer, train_loader, epochs, val_loader=None, loss_fn=F.cross
             then holds those weights and marks the run finished: resuming it trains no further.
         checkpoint_path: save a checkpoint here (atomically) after every epoch: the model,
             optimizer, scheduler and loader states, minidl's random generator, the epoch, the
-            history and the early-stopping record.
+            history and the early-stopping record. Its folder is made at the first save if
+            missing (so a run that fails in its first epoch leaves no folder behind).
         resume: False to start afresh; True to continue from ``checkpoint_path``; or the path
             of a checkpoint to continue from. The model, optimizer, scheduler and loader must be
             built as for the saved run; their states, the random generator and the history are
@@ -94,7 +106,9 @@ def fit(model, optimizer, train_loader, epochs, val_loader=None, loss_fn=F.cross
         ``time`` (seconds the epoch took).
 
     Raises:
-        TrainingDiverged: when a batch's loss is NaN or infinite, naming the epoch and the step.
+        TrainingDiverged: when a batch's loss is NaN or infinite (naming the epoch and the step),
+            or at the end of an epoch whose weights or validation loss are NaN or infinite
+            (naming the epoch). The checkpoint of the last good epoch is left as it was.
     """
     if early_stopping_patience is not None:
         if val_loader is None:
@@ -119,6 +133,7 @@ def fit(model, optimizer, train_loader, epochs, val_loader=None, loss_fn=F.cross
 
     def save(epoch):
         if checkpoint_path is not None:
+            os.makedirs(os.path.dirname(os.path.abspath(checkpoint_path)), exist_ok=True)
             save_checkpoint(checkpoint_path, model, optimizer, scheduler, _stateful(train_loader),
                             epoch=epoch, history=history, early_stopping=record,
                             **(checkpoint_metadata or {}))
@@ -129,7 +144,10 @@ def fit(model, optimizer, train_loader, epochs, val_loader=None, loss_fn=F.cross
         started = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
         train_loss, train_acc = _train_one_epoch(model, optimizer, train_loader, loss_fn, epoch, epochs, progress)
+        _check_finite_weights(model, epoch, lr)
         val_loss, val_acc = (None, None) if val_loader is None else evaluate(model, val_loader, loss_fn)[:2]
+        if val_loss is not None and not math.isfinite(val_loss):
+            raise TrainingDiverged(epoch, None, val_loss, lr, what="the validation loss")
         if scheduler is not None:
             scheduler.step()
         for key, value in zip(HISTORY_KEYS, (train_loss, train_acc, val_loss, val_acc, lr,
@@ -180,6 +198,19 @@ def _train_one_epoch(model, optimizer, loader, loss_fn, epoch, epochs, progress)
             seen += n
             batches.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}", refresh=False)
     return total_loss / seen, correct / seen
+
+
+def _check_finite_weights(model, epoch, lr):
+    """Raise TrainingDiverged naming the first parameter or buffer that holds NaN or infinity.
+
+    A finite loss does not prove finite weights: the last step of an epoch may overflow them,
+    and a dead ReLU network or a saturated softmax can keep the loss finite for a while."""
+    for name, value in model.state_dict().items():
+        values = np.asarray(value)
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            bad = int(values.size - np.isfinite(values).sum())
+            raise TrainingDiverged(epoch, None, None, lr, what="the weights",
+                                   detail=f" ({name} holds {bad} NaN or infinite values of {values.size})")
 
 
 def evaluate(model, loader, loss_fn=F.cross_entropy):
