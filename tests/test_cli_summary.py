@@ -34,8 +34,11 @@ def test_bad_options_are_reported_in_one_line(capsys, arguments, message):
     assert error.startswith("minidl summary: ") and message in error and len(error.splitlines()) == 1
 
 
-def test_an_unknown_model_is_refused(capsys):
+def test_an_unknown_model_is_refused_in_one_line_with_the_closest_name(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["summary", "lenet6"])
     assert exit_info.value.code == 2
-    assert "invalid choice: 'lenet6'" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert error.startswith("minidl summary: argument MODEL: unknown model 'lenet6'; did you mean lenet5? "
+                            "the models: alexnet, alexnet_original, ")
+    assert error.endswith("(see minidl summary --help)\n") and len(error.splitlines()) == 1

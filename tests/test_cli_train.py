@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from minidl import cli, train
+from minidl.cli.train import TRAIN_DEFAULTS
 from minidl.checkpoint import load_checkpoint
 
 RUN_FILES = ("metrics.json", "checkpoint.npz", "curves.png", "confusion.png", "filters.png")
@@ -32,8 +33,8 @@ def test_train_writes_every_file_of_the_run_folder(run_folder):
     assert sorted(p.name for p in run_folder.iterdir()) == sorted(RUN_FILES)   # no temporary files left
 
     metrics = json.loads((run_folder / "metrics.json").read_text())
-    assert metrics["config"] == {**cli.TRAIN_DEFAULTS, "epochs": 2, "batch_size": 32, "limit": 128,
-                                 "val_fraction": 0.25, "lr": 3e-3, "weight_decay": 0.0}
+    assert metrics["config"] == {**TRAIN_DEFAULTS, "epochs": 2, "batch_size": 32, "limit": 128,
+                                 "val_fraction": 0.25, "lr": 3e-3, "weight_decay": 0.0, "image_size": 28}
     assert (metrics["data"]["train_images"], metrics["data"]["val_images"], metrics["data"]["test_images"]) \
         == (96, 32, 2000)
     assert set(metrics["history"]) == set(train.HISTORY_KEYS)

@@ -1,0 +1,114 @@
+"""Fitting a dataset's images to a zoo model: the image sizes each model takes, and resizing.
+
+Every zoo builder takes ``in_channels`` and ``image_size``, so a model is built for the
+dataset's channels (grey MNIST gives a LeNet-5 or a ResNet-18 with one input channel) and for
+one image size. The size must be one the model can take: networks whose fully connected layers
+are sized for one input (LeNet-5) take only that size, and every stride and pool needs an image
+large enough to leave at least one pixel (AlexNet's stride-4 11x11 convolution and three 3x3
+stride-2 pools need 63x63). Images of another size are resized, bilinearly, on the fly, batch
+by batch: training on MNIST's 28x28 digits at 63x63 never holds the whole set at 63x63.
+"""
+
+import numpy as np
+
+from minidl.data.transforms import Transform
+from minidl.zoo import MODELS
+
+__all__ = ["FIXED_IMAGE_SIZES", "SMALLEST_IMAGE_SIZE", "accepts_image_size", "default_image_size",
+           "describe_image_sizes", "image_sizes_help", "Resize", "resize_transforms"]
+
+# Models that take only these image sides (their first fully connected layer is sized for them).
+FIXED_IMAGE_SIZES = {"lenet5": (28, 30, 32)}
+
+# The smallest image side each model takes: below it some convolution or pool would leave no
+# pixel, and the builder refuses the size (the ResNets and MobileNet end in a global average
+# pool and take any size). tests/test_cli_images.py holds these equal to what the builders refuse.
+SMALLEST_IMAGE_SIZE = {
+    "lenet5": 28,
+    "small_vgg": 8,
+    "alexnet": 63,
+    "alexnet_original": 67,
+    "zfnet": 47,
+    **dict.fromkeys(["vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"], 32),
+    "googlenet": 15,
+    "all_cnn_c": 9,
+    **dict.fromkeys(["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"], 1),
+    **dict.fromkeys(["resnet20", "resnet32", "resnet44", "resnet56", "resnet110"], 1),
+    "densenet121": 29,
+    "mobilenet_v1": 1,
+}
+
+
+def accepts_image_size(model, size):
+    """Whether the zoo model called ``model`` takes square images of side ``size``."""
+    if model in FIXED_IMAGE_SIZES:
+        return size in FIXED_IMAGE_SIZES[model]
+    return size >= SMALLEST_IMAGE_SIZE[model]
+
+
+def default_image_size(model, dataset_size):
+    """The dataset's own image side if the model takes it, else the nearest side it takes: the
+    images are resized as little as possible."""
+    if model in FIXED_IMAGE_SIZES:
+        return min(FIXED_IMAGE_SIZES[model], key=lambda size: (abs(size - dataset_size), size))
+    return max(dataset_size, SMALLEST_IMAGE_SIZE[model])
+
+
+def describe_image_sizes(model):
+    """ "28, 30 or 32", "at least 63", "any": the sides ``model`` takes, for messages."""
+    if model in FIXED_IMAGE_SIZES:
+        *first, last = FIXED_IMAGE_SIZES[model]
+        return f"{', '.join(map(str, first))} or {last}"
+    smallest = SMALLEST_IMAGE_SIZE[model]
+    return "any" if smallest == 1 else f"at least {smallest}"
+
+
+def image_sizes_help():
+    """One sentence listing the sides every model takes, grouped, for ``minidl train --help``."""
+    groups = {}
+    for model in MODELS:
+        groups.setdefault(describe_image_sizes(model), []).append(model)
+    order = sorted(groups, key=lambda text: SMALLEST_IMAGE_SIZE[groups[text][0]])
+    return "; ".join(f"{', '.join(groups[text])}: {text}" for text in order)
+
+
+class Resize(Transform):
+    """Resize every image to ``size`` x ``size`` by bilinear interpolation. Not random.
+
+    (B, C, H, W) -> (B, C, size, size), the same numbers as PyTorch's
+    ``F.interpolate(images, (size, size), mode="bilinear", align_corners=False)`` (torchvision's
+    ``Resize`` without antialiasing). Output pixel i along an axis of n input and m output
+    pixels sits at the input position
+
+        x = max((i + 0.5) * n / m - 0.5, 0)
+
+    (pixel centres line up: the output's edges are the input's), and takes
+    ``(1 - t) * in[floor(x)] + t * in[floor(x) + 1]`` with t = x - floor(x), the last input pixel
+    standing in for the one past the border. Rows are interpolated first, then columns.
+    """
+
+    def __init__(self, size):
+        if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
+            raise ValueError(f"Resize: size must be a positive int, got {size!r}")
+        self.size = int(size)
+
+    def apply(self, images, rng):
+        rows = _interpolate(images, self.size, axis=2)
+        return _interpolate(rows, self.size, axis=3)
+
+
+def _interpolate(images, size, axis):
+    """Linear interpolation of ``images`` along ``axis`` to ``size`` samples (see ``Resize``)."""
+    length = images.shape[axis]
+    position = np.maximum((np.arange(size) + 0.5) * (length / size) - 0.5, 0.0)
+    low = np.minimum(np.floor(position).astype(np.int64), length - 1)
+    high = np.minimum(low + 1, length - 1)
+    shape = [1] * images.ndim
+    shape[axis] = size
+    weight = (position - low).astype(images.dtype).reshape(shape)
+    return np.take(images, low, axis=axis) * (1 - weight) + np.take(images, high, axis=axis) * weight
+
+
+def resize_transforms(image_shape, size):
+    """``[Resize(size)]`` when images of ``image_shape`` (H, W) are not ``size`` x ``size``, else []."""
+    return [] if tuple(image_shape) == (size, size) else [Resize(size)]
