@@ -8,7 +8,8 @@ from minidl import cli
 def test_summary_of_lenet5_at_its_own_input_size(capsys):
     assert cli.main(["summary", "lenet5"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[3].split() == ["features.conv1", "(Conv2d)", "6x28x28", "156", "117,600", "5x5", "1", "0.5"]
+    assert lines[0] == "Input shape: 1x28x28 (one image)"
+    assert lines[4].split() == ["features.conv1", "(Conv2d)", "6x28x28", "156", "117,600", "5x5", "1", "0.5"]
     assert "Total params: 61,706" in lines
     assert "Total MACs: 416,520 (416.52 K); FLOPs = 2 x MACs = 833.04 K" in lines
     assert "Receptive field of the last feature map (features): 16x16, jump 4, start 6" in lines
@@ -17,7 +18,8 @@ def test_summary_of_lenet5_at_its_own_input_size(capsys):
 def test_input_shape_classes_and_depth_are_passed_on(capsys):
     assert cli.main(["summary", "lenet5", "--input-shape", "3", "32", "32", "--num-classes", "5", "--depth", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[:3] for line in lines[3:5]] == [["features", "(Sequential)", "16x5x5"],
+    assert lines[0] == "Input shape: 3x32x32 (one image)"
+    assert [line.split()[:3] for line in lines[4:6]] == [["features", "(Sequential)", "16x5x5"],
                                                          ["classifier", "(Sequential)", "5"]]
     # conv1 6*(3*25 + 1) + conv2 2,416 + fc1 48,120 + fc2 10,164 + fc3 5*(84 + 1)
     assert f"Total params: {456 + 2416 + 48120 + 10164 + 425:,}" in lines

@@ -224,9 +224,10 @@ def test_the_table_reads_like_torchinfo(capsys):
     printed = capsys.readouterr().out
     assert printed == str(result) + "\n"
     lines = printed.splitlines()
-    assert lines[1].split() == ["Layer", "(type)", "Output", "shape", "Param", "#", "MACs", "RF", "Jump", "Start"]
-    assert lines[3].split() == ["0", "(Conv2d)", "8x224x224", "224", "10,838,016", "3x3", "1", "0.5"]
-    assert lines[5].split() == ["2", "(GlobalAvgPool2d)", "8x1x1", "0", "0", "full"]
+    assert lines[0] == "Input shape: 3x224x224 (one image)"
+    assert lines[2].split() == ["Layer", "(type)", "Output", "shape", "Param", "#", "MACs", "RF", "Jump", "Start"]
+    assert lines[4].split() == ["0", "(Conv2d)", "8x224x224", "224", "10,838,016", "3x3", "1", "0.5"]
+    assert lines[6].split() == ["2", "(GlobalAvgPool2d)", "8x1x1", "0", "0", "full"]
     assert "Total params: 9,224" in lines
     assert "Total MACs: 10,846,016 (10.85 M); FLOPs = 2 x MACs = 21.69 M" in lines
     assert "Receptive field of the last feature map (1): 3x3, jump 1, start 0.5" in lines
@@ -234,6 +235,23 @@ def test_the_table_reads_like_torchinfo(capsys):
     assert "Forward pass size (MB): 3.22" in lines and "Forward/backward pass size (MB): 6.43" in lines
     summary(model, (3, 8, 8), print_table=False)
     assert capsys.readouterr().out == ""
+
+
+def test_a_batch_axis_and_torchinfos_input_size_give_the_same_table_of_one_image():
+    from minidl.zoo import lenet5
+
+    model = lenet5()
+    one = summary(model, (1, 28, 28), print_table=False)
+    for result in (summary(model, (16, 1, 28, 28), print_table=False),
+                   summary(model, input_size=(16, 1, 28, 28), print_table=False),
+                   summary(model, input_size=[16, 1, 28, 28], print_table=False)):
+        assert (result.input_shape, result.batch_size) == ((1, 28, 28), 16)
+        assert result.rows == one.rows and result.total_macs == one.total_macs == 416_520
+        assert str(result).splitlines()[0] == "Input shape: 16x1x28x28 (a batch of 16; the table is of one image)"
+        assert str(result).splitlines()[1:] == str(one).splitlines()[1:]
+    assert (one.batch_size, summary(model, input_size=(1, 28, 28), print_table=False).batch_size) == (None, None)
+    # Shapes of other lengths are one sample: a vector for a Linear layer, (C, H, W) for a conv.
+    assert summary(nn.Linear(4, 3), (4,), print_table=False).output_shape == (3,)
 
 
 def test_bad_arguments_are_refused():
@@ -246,6 +264,13 @@ def test_bad_arguments_are_refused():
         summary(lambda x: x, (1, 5, 5))
     with pytest.raises(TypeError, match="summary: dtype must be a floating point type, got int64"):
         summary(model, (1, 5, 5), dtype=np.int64)
+    with pytest.raises(TypeError, match=r"summary: give the input's shape as input_shape or as input_size .* got both"):
+        summary(model, (1, 5, 5), input_size=(1, 1, 5, 5))
+    with pytest.raises(TypeError, match=r"summary: give the input's shape .* got neither"):
+        summary(model)
+    with pytest.raises(ValueError, match=r"summary: a 4-entry input shape is \(N, C, H, W\) with a batch size N >= 1, "
+                                         r"got \(0, 1, 5, 5\)"):
+        summary(model, (0, 1, 5, 5))
 
 
 # ---------------------------------------------------------------------------- the zoo at 224x224

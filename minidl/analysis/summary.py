@@ -1,9 +1,15 @@
 """``summary``: a table of a model's layers, as ``torchinfo.summary`` prints for PyTorch.
 
     result = summary(lenet5(), (1, 28, 28))      # prints:
+    Input shape: 1x28x28 (one image)
     Layer (type)                  Output shape  Param #     MACs     RF  Jump  Start
     features.conv1 (Conv2d)       6x28x28           156  117,600    5x5     1    0.5
     ...
+    summary(lenet5(), input_size=(64, 1, 28, 28))   # torchinfo's habit: the batch axis and its keyword
+
+A 4-entry shape is (N, C, H, W), a batch of N images; any shorter one is one sample without
+the batch axis. The table is of one image either way (its first line says which shape it was
+given): for a batch, multiply the MACs and the activation sizes by N.
 
 One image (batch 1) goes through the model in evaluation mode; a forward hook on every module
 records each call. Per row: the output shape of one image (C x H x W, without the batch axis),
@@ -72,7 +78,8 @@ class ModelSummary:
     Attributes:
         rows: the table's rows (``LayerRow``), in execution order: every layer call, or with
             ``depth`` the calls of modules at that depth with their layers folded in.
-        input_shape: the shape of one image, as given.
+        input_shape: the shape of one image (the batch axis dropped when one was given).
+        batch_size: N of an input shape (N, C, H, W), or None when the shape had no batch axis.
         output_shape: the model's output for one image, without the batch axis.
         total_params, trainable_params: over ``model.parameters()``, each parameter once.
         total_macs: multiply-accumulates of one image through every layer call.
@@ -95,6 +102,7 @@ class ModelSummary:
     input_bytes: int
     forward_bytes: int
     param_bytes: int
+    batch_size: int | None = None
     feature_map: str | None = None
     receptive_field: ReceptiveField | None = None
     notes: list = field(default_factory=list)
@@ -144,13 +152,15 @@ def layer_macs(module, input, output):
     return 0
 
 
-def summary(model, input_shape, *, depth=None, dtype=np.float32, print_table=True):
+def summary(model, input_shape=None, *, input_size=None, depth=None, dtype=np.float32, print_table=True):
     """Shapes, parameters, MACs and receptive fields of every layer of ``model``.
 
     Args:
         model: the Module; it runs once on one image in evaluation mode (BatchNorm uses its
             running statistics, which are not updated), and every module's mode is restored.
-        input_shape: one image without the batch axis, e.g. (3, 224, 224).
+        input_shape: one image without the batch axis, e.g. (3, 224, 224), or a batch of them
+            with it, (N, 3, 224, 224) (the table is still of one image).
+        input_size: the same, under torchinfo's name; give one of the two.
         depth: None for a row per layer call; a positive int for a row per call of the modules
             at that depth of the dotted names (1: ``features``, ``classifier``; 2:
             ``layer1.0``, ...), each with its layers folded in; layers higher up keep a row.
@@ -164,6 +174,7 @@ def summary(model, input_shape, *, depth=None, dtype=np.float32, print_table=Tru
         raise TypeError(f"summary: model must be a minidl.nn.Module, got {type(model).__name__}")
     if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 1):
         raise ValueError(f"summary: depth must be None or a positive int, got {depth!r}")
+    input_shape, batch_size = _split_batch(input_shape, input_size)
     traced = trace(model, input_shape, dtype, "summary")
     fields, notes = call_fields(traced)
     calls = traced.calls
@@ -189,6 +200,7 @@ def summary(model, input_shape, *, depth=None, dtype=np.float32, print_table=Tru
     result = ModelSummary(
         rows=rows,
         input_shape=tuple(input_shape),
+        batch_size=batch_size,
         output_shape=_per_image_shape(traced.output),
         total_params=int(sum(p.numel() for p in parameters)),
         trainable_params=int(sum(p.numel() for p in parameters if p.requires_grad)),
@@ -203,6 +215,22 @@ def summary(model, input_shape, *, depth=None, dtype=np.float32, print_table=Tru
     if print_table:
         print(result)
     return result
+
+
+def _split_batch(input_shape, input_size):
+    """(the shape of one sample, N or None) from ``input_shape`` or ``input_size``: a 4-entry
+    shape is (N, C, H, W); the shape of one sample is checked by ``trace``."""
+    if (input_shape is None) == (input_size is None):
+        given = "both" if input_shape is not None else "neither"
+        raise TypeError(f"summary: give the input's shape as input_shape or as input_size (torchinfo's "
+                        f"name), e.g. summary(model, (3, 224, 224)); got {given}")
+    shape = input_shape if input_size is None else input_size
+    if not (isinstance(shape, tuple | list) and len(shape) == 4):
+        return shape, None
+    batch = shape[0]
+    if isinstance(batch, bool) or not isinstance(batch, int | np.integer) or batch < 1:
+        raise ValueError(f"summary: a 4-entry input shape is (N, C, H, W) with a batch size N >= 1, got {tuple(shape)!r}")
+    return tuple(shape[1:]), int(batch)
 
 
 def _row_calls(calls, depth):
@@ -246,7 +274,10 @@ def format_table(result):
     heavy, light = "=" * width, "-" * width
     field = result.receptive_field
     where = "the output" if result.feature_map == "" else result.feature_map
-    lines = [heavy, line(COLUMNS), heavy, *(line(c) for c in cells[1:]), heavy,
+    shape = "x".join(str(n) for n in result.input_shape)
+    given = (f"Input shape: {shape} (one image)" if result.batch_size is None else
+             f"Input shape: {result.batch_size}x{shape} (a batch of {result.batch_size}; the table is of one image)")
+    lines = [given, heavy, line(COLUMNS), heavy, *(line(c) for c in cells[1:]), heavy,
              f"Total params: {result.total_params:,}",
              f"Trainable params: {result.trainable_params:,}",
              f"Non-trainable params: {result.non_trainable_params:,}",
