@@ -127,6 +127,50 @@ def test_a_huge_learning_rate_is_reported_as_divergence():
         fit(model, optimizer, loader, epochs=3, progress=False, log=None)
 
 
+class OverflowingSGD(optim.SGD):
+    """SGD whose step number ``bad_step`` (from 1) leaves an infinite weight behind, as a step
+    with a huge gradient would, while the loss that step was taken on was finite."""
+
+    def __init__(self, params, bad_step, **options):
+        super().__init__(params, **options)
+        self.steps, self.bad_step = 0, bad_step
+
+    def step(self):
+        super().step()
+        self.steps += 1
+        if self.steps == self.bad_step:
+            self.param_groups[0]["params"][0].numpy()[0, 0, 0, 0] = np.inf
+
+
+def test_weights_that_overflow_in_an_epochs_last_step_stop_training_naming_the_epoch(tmp_path):
+    # 4 batches per epoch: step 8 is epoch 2's last, so no later loss of epoch 2 shows the damage.
+    model, _, loader, _ = setup()
+    optimizer = OverflowingSGD(model.parameters(), bad_step=8, lr=0.01, momentum=0.9)
+    with pytest.raises(TrainingDiverged, match=r"training diverged: the weights are not finite after epoch 2 "
+                                               r"\(0.weight holds 1 NaN or infinite values of 36\)\. .*lr=0.01") as error:
+        fit(model, optimizer, loader, epochs=3, progress=False, log=None, checkpoint_path=tmp_path / "c.npz")
+    assert (error.value.epoch, error.value.step, error.value.loss) == (2, None, None)
+    assert load_checkpoint(tmp_path / "c.npz")["epoch"] == 1   # the last good epoch is kept
+
+
+def test_a_validation_loss_that_is_not_finite_stops_training_naming_the_epoch():
+    model, optimizer, loader, _ = setup()
+    images = np.ones((8, 1, 8, 8), np.float32)
+    images[3, 0, 2, 2] = np.inf   # one image the network cannot score
+    bad_val = DataLoader(TensorDataset(images, np.zeros(8, np.int64)), batch_size=4)
+    with np.errstate(invalid="ignore"), pytest.raises(
+            TrainingDiverged, match=r"training diverged: the validation loss is nan after epoch 1\. ") as error:
+        fit(model, optimizer, loader, epochs=2, val_loader=bad_val, progress=False, log=None)
+    assert (error.value.epoch, error.value.step, error.value.what) == (1, None, "the validation loss")
+
+
+def test_the_checkpoint_folder_is_made_at_the_first_save(tmp_path):
+    model, optimizer, loader, _ = setup()
+    path = tmp_path / "runs" / "first" / "checkpoint.npz"
+    fit(model, optimizer, loader, epochs=1, checkpoint_path=path, progress=False, log=None)
+    assert load_checkpoint(path)["epoch"] == 1
+
+
 class Interrupt(Exception):
     """Stands for Ctrl-C or a killed process."""
 
