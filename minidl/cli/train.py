@@ -63,6 +63,14 @@ OPTIMIZER_DEFAULTS = {
     "rmsprop": {"lr": 1e-3, "momentum": 0.0, "weight_decay": 0.0},
 }
 
+# The starting learning rates of the models whose fully connected layers are huge (about 55 M
+# weights in AlexNet's and ZFNet's, 120 M in VGG's) with no batch norm among them: at the rates
+# above their first steps blow the loss up to hundreds and leave dead units behind. These are
+# torchvision's rate for SGD and the usual rate for Adam on these models.
+LARGE_HEAD_LR = {"sgd": 0.01, "adam": 1e-4, "adamw": 1e-4, "rmsprop": 1e-5}
+LARGE_HEAD_MODELS = ("alexnet", "alexnet_original", "zfnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn",
+                     "vgg16", "vgg16_bn", "vgg19", "vgg19_bn")
+
 OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW, "rmsprop": optim.RMSprop}
 
 # Models trained with more than the cross-entropy of their scores: GoogLeNet adds 0.3 x the
@@ -110,6 +118,9 @@ def add_parser(commands):
         key = option[2:].replace("-", "_")
         defaults = ", ".join(f"{name} {settings[key]:g}" for name, settings in OPTIMIZER_DEFAULTS.items()
                              if key in settings)
+        if key == "lr":
+            defaults += (f"; for {', '.join(LARGE_HEAD_MODELS)}: "
+                         + ", ".join(f"{name} {lr:g}" for name, lr in LARGE_HEAD_LR.items()))
         parser.add_argument(option, type=float, help=f"{what} (default: {defaults})")
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction,
                         help="random shifts (digits) or crops and flips (other images) of the training "
@@ -144,7 +155,9 @@ def resolve_config(args):
             )
         return None
     config = {**TRAIN_DEFAULTS, **given}
-    settings = OPTIMIZER_DEFAULTS[config["optimizer"]]
+    settings = dict(OPTIMIZER_DEFAULTS[config["optimizer"]])
+    if config["model"] in LARGE_HEAD_MODELS:
+        settings["lr"] = LARGE_HEAD_LR[config["optimizer"]]
     for key in ("lr", "momentum", "weight_decay"):
         if config[key] is None:
             config[key] = settings.get(key)
@@ -198,16 +211,19 @@ def run(args):
     print(f"training {config['model']} on {config['dataset']} at {_size_text(config, run_record)}: "
           f"{sizes['train']} training, {sizes['val']} validation, {sizes['test']} test images; "
           f"run folder {out}")
+    # Overflow shows up as a loss or weight that is not finite, which fit reports as
+    # TrainingDiverged naming the epoch; NumPy's warnings would only add lines that say less.
     try:
-        history = fit(model, optimizer, loaders["train"], config["epochs"], val_loader=loaders["val"],
-                      loss_fn=TRAINING_LOSSES.get(config["model"], F.cross_entropy), scheduler=scheduler,
-                      early_stopping_patience=config["patience"],
-                      checkpoint_path=checkpoint_path, resume=args.resume is not None,
-                      progress=not args.no_progress, checkpoint_metadata={"run": run_record})
-        test_loss, test_accuracy, predictions = evaluate(model, loaders["test"])
-        if not math.isfinite(test_loss):
-            raise TrainingDiverged(len(history["train_loss"]), None, test_loss, history["lr"][-1],
-                                   what="the test loss")
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            history = fit(model, optimizer, loaders["train"], config["epochs"], val_loader=loaders["val"],
+                          loss_fn=TRAINING_LOSSES.get(config["model"], F.cross_entropy), scheduler=scheduler,
+                          early_stopping_patience=config["patience"],
+                          checkpoint_path=checkpoint_path, resume=args.resume is not None,
+                          progress=not args.no_progress, checkpoint_metadata={"run": run_record})
+            test_loss, test_accuracy, predictions = evaluate(model, loaders["test"])
+            if not math.isfinite(test_loss):
+                raise TrainingDiverged(len(history["train_loss"]), None, test_loss, history["lr"][-1],
+                                       what="the test loss")
     except TrainingDiverged as error:
         raise UsageError(error) from error
 
