@@ -284,7 +284,7 @@ def test_cifar_resnet_matches_its_pytorch_twin(monkeypatch):
     model = cifar_resnet.resnet20()
     twin = resnet20_twin(torch.nn)
     twin.load_state_dict({key: torch.from_numpy(value) for key, value in model.state_dict().items()})
-    x = images(2, 3, 16).data
+    x = images(2, 3, 16).numpy()
     labels = np.array([3, 7])
     x_ours, x_torch = md.tensor(x, requires_grad=True), torch.from_numpy(x).requires_grad_()
     loss = md.functional.cross_entropy(model(x_ours), labels)
