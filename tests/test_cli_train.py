@@ -194,3 +194,12 @@ def test_resume_keeps_the_saved_settings_and_runs_are_not_overwritten(run_folder
     (tmp_path / "notes.txt").write_text("not a checkpoint")
     assert cli.main(["evaluate", str(tmp_path / "notes.txt")]) == 2
     assert "notes.txt is not a minidl checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, lr", [
+    (["--model", "alexnet"], 1e-4), (["--model", "vgg16_bn", "--optimizer", "sgd"], 0.01),
+    (["--model", "resnet18"], 3e-3), (["--model", "vgg11", "--lr", "0.02"], 0.02),
+])
+def test_models_with_huge_fully_connected_layers_start_at_a_lower_rate(argv, lr):
+    args = cli.build_parser().parse_args(["train", *argv])
+    assert train_command.resolve_config(args)["lr"] == lr

@@ -29,6 +29,51 @@ def test_every_plot_writes_a_png(tmp_path):
     assert all(is_png(tmp_path / name) for name in names)
 
 
+def test_filters_share_one_colour_scale_symmetric_around_zero_with_a_colour_bar(tmp_path):
+    weight = np.random.default_rng(0).standard_normal((6, 1, 5, 5))
+    weight[2] *= 0.01   # a weak filter must look weak, not stretched to the full range
+    weight[4, 0, 1, 1] = -7.5   # the largest absolute weight sets the scale: -7.5 .. 7.5
+    figure = plot_filters(weight, tmp_path / "grey.png", title="conv1.weight")
+    images = [image for axes in figure.axes for image in axes.get_images()]
+    assert len(images) == 6 and all(image.get_clim() == (-7.5, 7.5) for image in images)
+    assert {image.get_cmap().name for image in images} == {"RdBu_r"}
+    assert np.array_equal(images[2].get_array(), weight[2, 0])   # drawn as they are: no per-filter stretch
+    colour_bar = figure.axes[-1]
+    assert colour_bar.get_ylabel() == "weight" and colour_bar.get_ylim() == (-7.5, 7.5)
+    assert figure.get_suptitle() == "conv1.weight: 6 filters of 1x5x5\none colour scale, 0 is white"
+
+
+def test_colour_filters_are_rgb_with_zero_at_mid_grey(tmp_path):
+    weight = np.zeros((2, 3, 3, 3))
+    weight[0, 0] = 2.0    # red channel at the largest weight: full red over mid-grey green and blue
+    weight[1, 2] = -1.0   # blue channel at half the largest weight below 0
+    figure = plot_filters(weight, tmp_path / "colour.png")
+    tiles = [axes.get_images()[0].get_array() for axes in figure.axes[:2]]
+    assert np.array_equal(tiles[0][0, 0], [1.0, 0.5, 0.5]) and np.array_equal(tiles[1][0, 0], [0.5, 0.5, 0.25])
+    colour_bar = figure.axes[-1]
+    assert colour_bar.get_ylabel() == "weight (each of R, G, B)" and colour_bar.get_ylim() == (-2.0, 2.0)
+
+
+def test_a_one_epoch_run_shows_its_points_on_whole_epochs_under_its_title(tmp_path):
+    history = {"train_loss": [1.2], "val_loss": [1.4], "train_acc": [0.6], "val_acc": [0.5]}
+    figure = plot_curves(history, tmp_path / "curves.png", title="lenet5 on builtin: test accuracy 0.5000")
+    assert figure.get_suptitle() == "lenet5 on builtin: test accuracy 0.5000"
+    loss, accuracy = figure.axes
+    for axes in (loss, accuracy):
+        lines = axes.get_lines()
+        assert [line.get_label() for line in lines] == ["training", "validation"]
+        assert all(line.get_marker() == "o" and len(line.get_xdata()) == 1 for line in lines)
+        visible_ticks = [tick for tick in axes.get_xticks() if 0.5 <= tick <= 1.5]
+        assert axes.get_xlim() == (0.5, 1.5) and visible_ticks == [1.0]   # not 0.6, 0.8, ... epochs
+    assert accuracy.get_ylim() == (0, 1.02)
+
+
+def test_the_confusion_matrix_says_which_images_it_scored(tmp_path):
+    figure = plot_confusion(np.array([[5, 1], [2, 7]]), ["cat", "dog"], tmp_path / "confusion.png",
+                            title="lenet5 on the pets test set (15 images)")
+    assert figure.axes[0].get_title() == "lenet5 on the pets test set (15 images)\naccuracy 0.8000 (12 of 15)"
+
+
 def test_a_failed_plot_keeps_the_old_file(tmp_path, monkeypatch):
     path = tmp_path / "curves.png"
     path.write_bytes(b"old picture")
