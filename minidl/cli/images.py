@@ -12,6 +12,7 @@ by batch: training on MNIST's 28x28 digits at 63x63 never holds the whole set at
 import numpy as np
 
 from minidl.data.transforms import Transform
+from minidl.layers.resize import upsample_bilinear2d_forward
 from minidl.zoo import MODELS
 
 __all__ = ["FIXED_IMAGE_SIZES", "SMALLEST_IMAGE_SIZE", "accepts_image_size", "default_image_size",
@@ -75,16 +76,10 @@ def image_sizes_help():
 class Resize(Transform):
     """Resize every image to ``size`` x ``size`` by bilinear interpolation. Not random.
 
-    (B, C, H, W) -> (B, C, size, size), the same numbers as PyTorch's
-    ``F.interpolate(images, (size, size), mode="bilinear", align_corners=False)`` (torchvision's
-    ``Resize`` without antialiasing). Output pixel i along an axis of n input and m output
-    pixels sits at the input position
-
-        x = max((i + 0.5) * n / m - 0.5, 0)
-
-    (pixel centres line up: the output's edges are the input's), and takes
-    ``(1 - t) * in[floor(x)] + t * in[floor(x) + 1]`` with t = x - floor(x), the last input pixel
-    standing in for the one past the border. Rows are interpolated first, then columns.
+    (B, C, H, W) -> (B, C, size, size), PyTorch's ``F.interpolate(images, (size, size),
+    mode="bilinear", align_corners=False)`` (torchvision's ``Resize`` without antialiasing),
+    computed by ``minidl.layers.resize.upsample_bilinear2d_forward``, whose docstring gives the
+    source position and the weights of every output pixel.
     """
 
     def __init__(self, size):
@@ -93,20 +88,8 @@ class Resize(Transform):
         self.size = int(size)
 
     def apply(self, images, rng):
-        rows = _interpolate(images, self.size, axis=2)
-        return _interpolate(rows, self.size, axis=3)
-
-
-def _interpolate(images, size, axis):
-    """Linear interpolation of ``images`` along ``axis`` to ``size`` samples (see ``Resize``)."""
-    length = images.shape[axis]
-    position = np.maximum((np.arange(size) + 0.5) * (length / size) - 0.5, 0.0)
-    low = np.minimum(np.floor(position).astype(np.int64), length - 1)
-    high = np.minimum(low + 1, length - 1)
-    shape = [1] * images.ndim
-    shape[axis] = size
-    weight = (position - low).astype(images.dtype).reshape(shape)
-    return np.take(images, low, axis=axis) * (1 - weight) + np.take(images, high, axis=axis) * weight
+        resized, _ = upsample_bilinear2d_forward(images, (self.size, self.size), align_corners=False)
+        return resized
 
 
 def resize_transforms(image_shape, size):
