@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from minidl import functional as F
 from minidl.checkpoint import load_checkpoint, restore_rng, save_checkpoint
 from minidl.grad_mode import no_grad
+from minidl.optim.lr_scheduler import OneCycleLR, ReduceLROnPlateau
 
 __all__ = ["fit", "evaluate", "confusion_matrix", "TrainingDiverged", "HISTORY_KEYS"]
 
@@ -79,7 +80,9 @@ def fit(model, optimizer, train_loader, epochs, val_loader=None, loss_fn=F.cross
         loss_fn: ``loss_fn(scores, labels) -> scalar Tensor``, the batch mean. For a model that
             returns a tuple in training (GoogLeNet's main and auxiliary scores) it receives the
             tuple, e.g. ``minidl.zoo.googlenet_loss``; the accuracy counts the first entry.
-        scheduler: an LR scheduler, stepped once at the end of every epoch.
+        scheduler: an LR scheduler, stepped once at the end of every epoch; a ``ReduceLROnPlateau``
+            is given the validation loss (the training loss without ``val_loader``), and a
+            ``OneCycleLR`` steps after every batch, as its ``total_steps`` counts batches.
         early_stopping_patience: stop when the validation loss has not improved for this many
             epochs in a row (needs ``val_loader``). When training ends, early or not, the weights
             of the epoch with the lowest validation loss are loaded back into the model: the
@@ -143,12 +146,16 @@ def fit(model, optimizer, train_loader, epochs, val_loader=None, loss_fn=F.cross
             break
         started = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
-        train_loss, train_acc = _train_one_epoch(model, optimizer, train_loader, loss_fn, epoch, epochs, progress)
+        batch_scheduler = scheduler if isinstance(scheduler, OneCycleLR) else None
+        train_loss, train_acc = _train_one_epoch(model, optimizer, train_loader, loss_fn, epoch, epochs, progress,
+                                                 batch_scheduler)
         _check_finite_weights(model, epoch, lr)
         val_loss, val_acc = (None, None) if val_loader is None else evaluate(model, val_loader, loss_fn)[:2]
         if val_loss is not None and not math.isfinite(val_loss):
             raise TrainingDiverged(epoch, None, val_loss, lr, what="the validation loss")
-        if scheduler is not None:
+        if isinstance(scheduler, ReduceLROnPlateau):
+            scheduler.step(train_loss if val_loss is None else val_loss)
+        elif scheduler is not None and batch_scheduler is None:
             scheduler.step()
         for key, value in zip(HISTORY_KEYS, (train_loss, train_acc, val_loss, val_acc, lr,
                                              time.perf_counter() - started)):
@@ -174,8 +181,11 @@ def fit(model, optimizer, train_loader, epochs, val_loader=None, loss_fn=F.cross
     return history
 
 
-def _train_one_epoch(model, optimizer, loader, loss_fn, epoch, epochs, progress):
-    """One pass over ``loader``: returns the mean loss and the accuracy over its samples."""
+def _train_one_epoch(model, optimizer, loader, loss_fn, epoch, epochs, progress, batch_scheduler=None):
+    """One pass over ``loader``: returns the mean loss and the accuracy over its samples.
+
+    ``batch_scheduler`` (a OneCycleLR, whose schedule counts steps, not epochs) steps after every batch.
+    """
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
     with tqdm(loader, desc=f"epoch {epoch}/{epochs}", disable=not progress, leave=False, unit="batch") as batches:
@@ -191,6 +201,8 @@ def _train_one_epoch(model, optimizer, loader, loss_fn, epoch, epochs, progress)
                 raise TrainingDiverged(epoch, step, value, optimizer.param_groups[0]["lr"])
             loss.backward()
             optimizer.step()
+            if batch_scheduler is not None:
+                batch_scheduler.step()
 
             n = len(labels)
             total_loss += value * n

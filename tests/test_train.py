@@ -325,3 +325,19 @@ def test_fit_trains_a_model_with_an_auxiliary_head_through_its_loss():
     assert tuple in seen and md.Tensor in seen            # the tuple in training, plain scores in eval
     assert history["train_acc"][-1] > 0.9 and history["val_acc"][-1] == 1.0
     assert np.abs(model.aux[1].weight.grad.numpy()).sum() > 0     # the auxiliary head learned too
+
+
+def test_fit_gives_reduce_lr_on_plateau_the_loss_and_steps_one_cycle_every_batch():
+    md.manual_seed(0)
+    images = np.random.default_rng(0).standard_normal((32, 1, 4, 4)).astype(np.float32)
+    loader = DataLoader(TensorDataset(images, np.arange(32) % 2), batch_size=8)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
+    optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    plateau = optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=0, factor=0.5, threshold=10.0)
+    fit(model, optimizer, loader, epochs=3, scheduler=plateau, progress=False, log=None)
+    # A relative threshold of 10 counts no epoch as better: halved after each of the 3 epochs.
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5 ** 3)
+    optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    cycle = optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, epochs=2, steps_per_epoch=len(loader))
+    fit(model, optimizer, loader, epochs=2, scheduler=cycle, progress=False, log=None)
+    assert cycle.last_epoch == 2 * len(loader)
