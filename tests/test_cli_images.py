@@ -7,9 +7,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from minidl.cli.images import (
-    FIXED_IMAGE_SIZES, SMALLEST_IMAGE_SIZE, Resize, accepts_image_size, default_image_size, describe_image_sizes,
+    FIXED_IMAGE_SIZES, SMALLEST_IMAGE_SIZE, accepts_image_size, default_image_size, describe_image_sizes,
     image_sizes_help, resize_transforms,
 )
+from minidl.data.transforms import Resize
 from minidl.zoo import MODELS
 
 

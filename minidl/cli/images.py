@@ -1,4 +1,4 @@
-"""Fitting a dataset's images to a zoo model: the image sizes each model takes, and resizing.
+"""Fitting a dataset's images to a zoo model: the image sizes each model takes, and when to resize.
 
 Every zoo builder takes ``in_channels`` and ``image_size``, so a model is built for the
 dataset's channels (grey MNIST gives a LeNet-5 or a ResNet-18 with one input channel) and for
@@ -9,10 +9,8 @@ stride-2 pools need 63x63). Images of another size are resized, bilinearly, on t
 by batch: training on MNIST's 28x28 digits at 63x63 never holds the whole set at 63x63.
 """
 
-import numpy as np
 
-from minidl.data.transforms import Transform
-from minidl.layers.resize import upsample_bilinear2d_forward
+from minidl.data.transforms import Resize
 from minidl.zoo import MODELS
 
 __all__ = ["FIXED_IMAGE_SIZES", "SMALLEST_IMAGE_SIZE", "accepts_image_size", "default_image_size",
@@ -71,25 +69,6 @@ def image_sizes_help():
         groups.setdefault(describe_image_sizes(model), []).append(model)
     order = sorted(groups, key=lambda text: SMALLEST_IMAGE_SIZE[groups[text][0]])
     return "; ".join(f"{', '.join(groups[text])}: {text}" for text in order)
-
-
-class Resize(Transform):
-    """Resize every image to ``size`` x ``size`` by bilinear interpolation. Not random.
-
-    (B, C, H, W) -> (B, C, size, size), PyTorch's ``F.interpolate(images, (size, size),
-    mode="bilinear", align_corners=False)`` (torchvision's ``Resize`` without antialiasing),
-    computed by ``minidl.layers.resize.upsample_bilinear2d_forward``, whose docstring gives the
-    source position and the weights of every output pixel.
-    """
-
-    def __init__(self, size):
-        if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
-            raise ValueError(f"Resize: size must be a positive int, got {size!r}")
-        self.size = int(size)
-
-    def apply(self, images, rng):
-        resized, _ = upsample_bilinear2d_forward(images, (self.size, self.size), align_corners=False)
-        return resized
 
 
 def resize_transforms(image_shape, size):

@@ -20,9 +20,10 @@ import abc
 import numpy as np
 
 from minidl import kernels
+from minidl.layers.resize import upsample_bilinear2d_forward
 from minidl.random import get_generator
 
-__all__ = ["Transform", "Compose", "Normalize", "RandomCrop", "RandomHorizontalFlip",
+__all__ = ["Transform", "Compose", "Normalize", "Resize", "RandomCrop", "RandomHorizontalFlip",
            "RandomTranslation", "ColorJitter", "GaussianNoise", "GaussianBlur"]
 
 
@@ -321,3 +322,22 @@ class GaussianBlur(Transform):
         padded = np.pad(images, ((0, 0), (0, 0), (r_h, r_h), (r_w, r_w)), mode="reflect")
         out = _filter_along(padded, _gaussian_kernels(sigmas, k_h).astype(images.dtype), axis=2)
         return _filter_along(out, _gaussian_kernels(sigmas, k_w).astype(images.dtype), axis=3)
+
+
+class Resize(Transform):
+    """Resize every image to ``size`` x ``size`` by bilinear interpolation. Not random.
+
+    (B, C, H, W) -> (B, C, size, size), PyTorch's ``F.interpolate(images, (size, size),
+    mode="bilinear", align_corners=False)`` (torchvision's ``Resize`` without antialiasing),
+    computed by ``minidl.layers.resize.upsample_bilinear2d_forward``, whose docstring gives the
+    source position and the weights of every output pixel.
+    """
+
+    def __init__(self, size):
+        if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
+            raise ValueError(f"Resize: size must be a positive int, got {size!r}")
+        self.size = int(size)
+
+    def apply(self, images, rng):
+        resized, _ = upsample_bilinear2d_forward(images, (self.size, self.size), align_corners=False)
+        return resized
