@@ -9,12 +9,18 @@ file, a checkpoint that does not fit); ``minidl.cli.main`` prints it as one line
 import argparse
 import difflib
 import os
+from collections import namedtuple
 
 from minidl import data
 from minidl.checkpoint import CheckpointError, load_checkpoint
-from minidl.zoo import MODELS
+from minidl.zoo import MODELS, PRETRAINED, WeightsError, get_model, load_pretrained
 
-__all__ = ["UsageError", "EVAL_BATCH_SIZE", "load_dataset", "load_run_checkpoint", "model_name"]
+__all__ = ["UsageError", "EVAL_BATCH_SIZE", "load_dataset", "load_run_checkpoint", "model_name", "Source",
+           "load_source"]
+
+# A trained model to start from, with what it needs to be fed: its zoo name and builder
+# arguments, the normalisation it was trained with, and the dataset and classes it learnt.
+Source = namedtuple("Source", ["model", "architecture", "kwargs", "normalize", "dataset", "classes"])
 
 # Scoring keeps no gradients, so batches larger than training's fit in the same memory.
 EVAL_BATCH_SIZE = 256
@@ -58,4 +64,26 @@ def model_name(name):
     close = [model for score, model in scores[:3] if -score >= max(0.6, -scores[0][0] - 0.05)]
     hint = f"did you mean {' or '.join(close)}? " if close else ""
     raise argparse.ArgumentTypeError(f"unknown model {name!r}; {hint}the models: {', '.join(sorted(MODELS))}")
+
+
+def load_source(source):
+    """The model called ``source``: a pretrained name (``minidl.zoo.PRETRAINED``) or the checkpoint
+    of a ``minidl train`` run (the file or its folder). Anything else is a UsageError."""
+    if source in PRETRAINED:
+        try:
+            model = load_pretrained(source)
+        except WeightsError as error:
+            raise UsageError(error) from error
+        meta = model.weights_metadata
+        return Source(model, meta["architecture"], meta["architecture_kwargs"], meta["normalize"],
+                      meta["dataset"], list(meta["classes"]))
+    if not os.path.exists(source):
+        raise UsageError(f"{source!r} is neither a pretrained model ({', '.join(sorted(PRETRAINED))}) nor a "
+                         "checkpoint of minidl train (a checkpoint.npz or its run folder)")
+    checkpoint, path = load_run_checkpoint(source)
+    run = checkpoint["run"]
+    model = get_model(run["config"]["model"], **run["model_kwargs"])
+    model.load_state_dict(checkpoint["model"])
+    return Source(model, run["config"]["model"], run["model_kwargs"], run["normalize"], run["config"]["dataset"],
+                  list(run["classes"]))
 
