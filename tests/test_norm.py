@@ -181,15 +181,25 @@ def draw_affine(rng, shape, affine, dtype=np.float64):
             rng.standard_normal(shape).astype(dtype) if affine else None)
 
 
-def assert_matches_torch(out, expected, ours, theirs, dtype):
-    """The output and the gradient of every input that has one equal PyTorch's."""
+def gradient_rounding_scale(rows, dout, eps):
+    """How much float rounding in the input gradient can grow, for (R, M) rows of the values
+    normalised together: centring x loses about epsilon * |x| of each value, which the division
+    by the row's std = sqrt(var + eps) and the product with dout scale up, so each library's
+    error is about epsilon * max|x| * max|dout| / min std (measured: within a factor 2 of it)."""
+    rows = rows.astype(np.float64)
+    return max(1.0, np.abs(rows).max() * np.abs(dout).max() / np.sqrt(rows.var(axis=1) + eps).min())
+
+
+def assert_matches_torch(out, expected, ours, theirs, dtype, gradient_scale=1.0):
+    """The output and the gradient of every input that has one equal PyTorch's; the gradients'
+    absolute tolerance is scaled by ``gradient_scale`` (see ``gradient_rounding_scale``)."""
     tol = TOLERANCE[dtype]
     assert out.dtype == dtype
     np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), atol=tol, rtol=tol)
     for mine, reference in zip(ours, theirs):
         if mine is not None:
             assert mine.grad.dtype == dtype
-            np.testing.assert_allclose(mine.grad.numpy(), reference.grad.numpy(), atol=tol, rtol=tol)
+            np.testing.assert_allclose(mine.grad.numpy(), reference.grad.numpy(), atol=tol * gradient_scale, rtol=tol)
 
 
 @settings(max_examples=20)
@@ -209,6 +219,9 @@ def test_group_norm_gradients_match_central_differences(config, seed, affine, ep
 def test_group_norm_matches_pytorch(config, seed, affine, dtype, eps):
     torch = pytest.importorskip("torch")
     shape, groups = config
+    # A group of one value normalises to 0; PyTorch's float32 kernel returns its rounding error
+    # amplified by 1/sqrt(eps) instead (as for layer norm below).
+    assume(np.prod(shape[1:]) // groups > 1)
     rng = np.random.default_rng(seed)
     x = (rng.standard_normal(shape) * 2 + 1).astype(dtype)
     arrays = [x, *draw_affine(rng, shape[1], affine, dtype)]
@@ -219,7 +232,8 @@ def test_group_norm_matches_pytorch(config, seed, affine, dtype, eps):
     expected = torch.nn.functional.group_norm(theirs[0], groups, theirs[1], theirs[2], eps)
     out.backward(dout)
     expected.backward(torch.tensor(dout))
-    assert_matches_torch(out, expected, ours, theirs, dtype)
+    scale = gradient_rounding_scale(x.reshape(shape[0] * groups, -1), dout, eps)
+    assert_matches_torch(out, expected, ours, theirs, dtype, scale)
 
 
 @given(config=group_norm_configs(), seed=seeds)
@@ -325,7 +339,8 @@ def test_layer_norm_matches_pytorch(config, seed, affine, dtype):
     expected = torch.nn.functional.layer_norm(theirs[0], normalized_shape, theirs[1], theirs[2])
     out.backward(dout)
     expected.backward(torch.tensor(dout))
-    assert_matches_torch(out, expected, ours, theirs, dtype)
+    rows = arrays[0].reshape(-1, int(np.prod(normalized_shape)))
+    assert_matches_torch(out, expected, ours, theirs, dtype, gradient_rounding_scale(rows, dout, 1e-5))
 
 
 def test_layer_norm_module_matches_pytorch_and_has_its_state_dict():
