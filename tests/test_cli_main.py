@@ -26,8 +26,9 @@ def test_every_command_is_a_module_with_a_parser_and_a_run_function():
     parser = cli.build_parser()
     for name in cli.COMMANDS:
         module = sys.modules[f"minidl.cli.{name}"]
-        args = parser.parse_args([name, *(["lenet5"] if name == "summary" else []),
-                                  *(["run/checkpoint.npz"] if name == "evaluate" else [])])
+        required = {"summary": ["lenet5"], "evaluate": ["run/checkpoint.npz"],
+                    "finetune": ["lenet5-mnist", "--dataset", "builtin"], "probe": ["lenet5-mnist", "--dataset", "builtin"]}
+        args = parser.parse_args([name, *required.get(name, [])])
         assert args.command == name and args.run is module.run
 
 
