@@ -38,6 +38,13 @@ LAYERS = {
     "dropout": (lambda tnn: tnn.Dropout(0.5), (3, 4), True),
     "batch_norm1d": (lambda tnn: tnn.BatchNorm1d(3), (3, 4), False),
     "batch_norm2d": (lambda tnn: tnn.BatchNorm2d(3), (3, 4, 4), False),
+    # Training: no statistics to take, the running ones untouched, the counter still counts (as PyTorch).
+    "batch_norm2d training": (lambda tnn: tnn.BatchNorm2d(3), (3, 4, 4), True),
+    "batch_norm1d training": (lambda tnn: tnn.BatchNorm1d(3), (3,), True),
+    "group_norm": (lambda tnn: tnn.GroupNorm(2, 4), (4, 3, 3), True),
+    "layer_norm": (lambda tnn: tnn.LayerNorm((3, 3)), (2, 3, 3), True),
+    "gelu": (lambda tnn: tnn.GELU(), (3, 4), True),
+    "upsample bilinear": (lambda tnn: tnn.Upsample(scale_factor=2, mode="bilinear"), (2, 3, 3), True),
     "a small network": (lambda tnn: tnn.Sequential(tnn.Conv2d(1, 4, 3, padding=1), tnn.BatchNorm2d(4), tnn.ReLU(),
                                                    tnn.MaxPool2d(2), tnn.Flatten(), tnn.Linear(4 * 3 * 3, 2)),
                         (1, 6, 6), False),
@@ -175,3 +182,17 @@ def test_an_empty_batch_backward_through_a_zoo_model(name, rng):
     for param_name in reached:
         grad = parameters[param_name].grad
         np.testing.assert_array_equal(grad.numpy(), np.zeros(grad.shape), err_msg=param_name)
+
+
+def test_batch_norm_training_on_an_empty_batch_keeps_its_statistics_as_pytorch():
+    torch = pytest.importorskip("torch")
+    ours, twin = nn.BatchNorm2d(3), torch.nn.BatchNorm2d(3)
+    ours.train(), twin.train()
+    out = ours(md.zeros(0, 3, 4, 4))
+    twin(torch.zeros(0, 3, 4, 4))
+    assert out.shape == (0, 3, 4, 4)
+    np.testing.assert_array_equal(ours.running_mean.numpy(), twin.running_mean.numpy())
+    np.testing.assert_array_equal(ours.running_var.numpy(), twin.running_var.numpy())
+    assert ours.num_batches_tracked.item() == twin.num_batches_tracked.item() == 1
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        ours(md.zeros(1, 3, 1, 1))  # one value per channel: no variance, refused as in PyTorch

@@ -84,7 +84,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             f"batch_norm: expected input of shape (N, C), (N, C, L) or (N, C, H, W), got shape {x.shape}"
         )
     channels = x.shape[1]
-    if training and x.shape[0] * int(np.prod(x.shape[2:])) < 2:
+    if training and x.shape[0] * int(np.prod(x.shape[2:])) == 1:
         raise ValueError(
             f"batch_norm: expected more than 1 value per channel when training (the batch variance "
             f"of a single value is 0), got input of shape {x.shape}"
@@ -96,6 +96,12 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         raise ValueError("batch_norm: running_mean and running_var are required when training=False")
     weight = _channel_parameter("batch_norm", "weight", weight, x)
     bias = _channel_parameter("batch_norm", "bias", bias, x)
+    if training and x.numel() == 0:
+        # An empty batch has no statistics: as in PyTorch, the output is empty and the running
+        # statistics stay as they are (normalising with them touches no value).
+        training = False
+        running_mean = np.zeros(channels, x.dtype) if running_mean is None else running_mean
+        running_var = np.ones(channels, x.dtype) if running_var is None else running_var
     return BatchNorm.apply(x, weight, bias, running_mean=running_mean, running_var=running_var,
                            training=bool(training), momentum=momentum, eps=eps)
 
