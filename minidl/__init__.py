@@ -14,7 +14,7 @@ from minidl.tensor import Size, Tensor, device, tensor
 from minidl.function import Function
 from minidl.ops import amax, amin, argmax, argmin, cat, clone, flatten, gather, matmul, norm, stack, where
 from minidl.ops import abs, exp, log, sqrt  # noqa: A004 (PyTorch's names, as attributes of the package)
-from minidl.ops import max, mean, min, sum  # noqa: A004
+from minidl.ops import max, maximum, mean, min, minimum, sum  # noqa: A004
 from minidl.dtypes import *  # noqa: F401,F403
 from minidl.factories import *  # noqa: F401,F403
 from minidl.random import get_generator, manual_seed
@@ -33,7 +33,8 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor", "tensor", "Size", "device", "Function", "no_grad", "enable_grad", "is_grad_enabled",
     "inference_mode", "set_grad_enabled", "cat", "stack", "flatten", "gather", "where", "clone", "matmul",
-    "norm", "abs", "exp", "log", "sqrt", "max", "min", "amax", "amin", "argmax", "argmin", "sum", "mean",
+    "norm", "abs", "exp", "log", "sqrt", "max", "min", "maximum", "minimum", "amax", "amin", "argmax", "argmin",
+    "sum", "mean",
     "relu", "sigmoid", "softmax", "tanh",
     "manual_seed", "get_generator", "get_backend", "set_backend", "use_backend",
     "get_num_threads", "set_num_threads", "accelerator", "backends", "cuda", "data", "functional", "nn",

@@ -31,6 +31,8 @@ Rules of the contract:
 students read are exactly the code that runs.
 """
 
+import numpy as np
+
 from minidl.grad_mode import is_grad_enabled
 from minidl.tensor import Tensor
 
@@ -122,6 +124,8 @@ class Function:
         result = cls.forward(ctx, *arrays, **options)
         output, extras = (result[0], result[1:]) if isinstance(result, tuple) else (result, ())
         out = Tensor(output)
+        _share_version_with_base(out, args)
+        ctx.output_version = out._version.value
         # Only floating point results carry gradients: casting to an integer type cuts the graph.
         if any(ctx.needs_input_grad) and out.dtype.kind == "f":
             out.requires_grad = True
@@ -129,6 +133,21 @@ class Function:
         if extras:
             return (out, *(Tensor(e) for e in extras))
         return out
+
+
+def _share_version_with_base(out, args):
+    """A view (``w[0]``, ``w.view(-1)``, a transpose) counts its in-place changes with its base.
+
+    NumPy returns views for reshapes, transposes and basic indexing; a change through one is a
+    change of the tensor it looks into, so both keep one version counter (as PyTorch's views do)
+    and ``backward`` sees ``w[0].zero_()`` as a change of ``w``.
+    """
+    if out._data.base is None:
+        return
+    for a in args:
+        if isinstance(a, Tensor) and np.may_share_memory(out._data, a._data):
+            out._version = a._version
+            return
 
 
 class LayerFunction(Function):

@@ -27,6 +27,7 @@ from collections import namedtuple
 import numpy as np
 
 from minidl.grad_mode import is_grad_enabled
+from minidl.random import get_generator
 
 DEFAULT_DTYPE = np.float32
 
@@ -188,16 +189,16 @@ class Tensor:
         return id(self)
 
     # ------------------------------------------------------------------ conversion to Python
-    def _scalar(self, kind):
+    def _scalar(self, kind, error=ValueError):
         if self._data.size != 1:
-            raise RuntimeError(
+            raise error(
                 f"{kind}: only a one-element tensor can be converted to a Python scalar, "
                 f"this one has shape {tuple(self.shape)} ({self._data.size} elements)"
             )
         return self._data.reshape(()).item()
 
     def item(self):
-        return self._scalar("item()")
+        return self._scalar("item()", RuntimeError)
 
     def __bool__(self):
         if self._data.size != 1:
@@ -592,12 +593,20 @@ class Tensor:
         return ops.mean(self, _dim(dim, axis), _keep(keepdim, keepdims))
 
     def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        """The largest value; with ``dim``, the named tuple ``(values, indices)`` along it."""
+        """The largest value; with ``dim``, the named tuple ``(values, indices)`` along it; with a
+        Tensor, the elementwise maximum."""
         return ops.max(self, _dim(dim, axis), _keep(keepdim, keepdims))
 
     def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        """The smallest value; with ``dim``, the named tuple ``(values, indices)`` along it."""
+        """The smallest value; with ``dim``, the named tuple ``(values, indices)`` along it; with a
+        Tensor, the elementwise minimum."""
         return ops.min(self, _dim(dim, axis), _keep(keepdim, keepdims))
+
+    def maximum(self, other):
+        return ops.maximum(self, other)
+
+    def minimum(self, other):
+        return ops.minimum(self, other)
 
     def var(self, dim=None, keepdim=False, *, correction=1, unbiased=None):
         """The variance over ``dim``, divided by n - correction (PyTorch's default: n - 1)."""
@@ -610,11 +619,11 @@ class Tensor:
     def std(self, dim=None, keepdim=False, *, correction=1, unbiased=None):
         return self.var(dim, keepdim, correction=correction, unbiased=unbiased).sqrt()
 
-    def amax(self, dim=(), keepdim=False):
-        return ops.amax(self, None if dim == () else dim, keepdim)
+    def amax(self, dim=(), keepdim=False, *, axis=None):
+        return ops.amax(self, axis if dim == () else dim, keepdim)
 
-    def amin(self, dim=(), keepdim=False):
-        return ops.amin(self, None if dim == () else dim, keepdim)
+    def amin(self, dim=(), keepdim=False, *, axis=None):
+        return ops.amin(self, axis if dim == () else dim, keepdim)
 
     def argmax(self, dim=None, keepdim=False, *, axis=None):
         return ops.argmax(self, _dim(dim, axis), keepdim)
@@ -646,7 +655,7 @@ class Tensor:
     def t(self):
         """The transpose of a tensor of at most 2 dimensions, as ``torch.Tensor.t``."""
         if self.ndim > 2:
-            raise ValueError(f"t(): expects a tensor with <= 2 dimensions, got {self.ndim}; use transpose(dim0, dim1)")
+            raise RuntimeError(f"t(): expects a tensor with <= 2 dimensions, got {self.ndim}; use transpose(dim0, dim1)")
         return ops.transpose(self, 0, -1)
 
     def permute(self, *dims):
@@ -693,6 +702,88 @@ class Tensor:
 
     def norm(self, p="fro", dim=None, keepdim=False):
         return ops.norm(self, p, dim, keepdim)
+
+    # The operators' method forms, as PyTorch code often writes them.
+    def add(self, other, alpha=1):
+        return ops.add(self, other if alpha == 1 else other * alpha)
+
+    def sub(self, other, alpha=1):
+        return ops.sub(self, other if alpha == 1 else other * alpha)
+
+    def mul(self, other):
+        return ops.mul(self, other)
+
+    def div(self, other):
+        return ops.div(self, other)
+
+    def lt(self, other):
+        return self < other
+
+    def le(self, other):
+        return self <= other
+
+    def gt(self, other):
+        return self > other
+
+    def ge(self, other):
+        return self >= other
+
+    def softmax(self, dim):
+        return F.softmax(self, dim)
+
+    def log_softmax(self, dim):
+        return F.log_softmax(self, dim)
+
+    def sigmoid(self):
+        return F.sigmoid(self)
+
+    def tanh(self):
+        return F.tanh(self)
+
+    def is_floating_point(self):
+        return self.dtype.kind == "f"
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    def expand(self, *sizes):
+        """The tensor broadcast to ``sizes`` (-1 keeps a dimension); the gradient sums back over them."""
+        sizes = _shape_args(sizes)
+        lead = len(sizes) - self.ndim
+        if lead < 0:
+            raise RuntimeError(f"expand: {len(sizes)} sizes for a tensor of {self.ndim} dimensions")
+        target = tuple(self.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(sizes))
+        try:
+            np.broadcast_shapes(self.shape, target)
+        except ValueError:
+            raise RuntimeError(f"expand: a tensor of shape {tuple(self.shape)} cannot expand to {target}") from None
+        return self + Tensor(np.zeros(target, dtype=self.dtype))
+
+    def masked_fill(self, mask, value):
+        """``value`` where ``mask`` is True, the tensor elsewhere (no gradient flows to filled places)."""
+        mask = np.asarray(_value(mask))
+        if mask.dtype != np.bool_:
+            raise TypeError(f"masked_fill: mask must be a bool tensor, got dtype {mask.dtype}")
+        return ops.where(mask, Tensor(np.asarray(_value(value), dtype=self.dtype)), self)
+
+    def new_zeros(self, *size, dtype=None):
+        return Tensor(np.zeros(_shape_args(size), dtype=dtype or self.dtype))
+
+    def new_ones(self, *size, dtype=None):
+        return Tensor(np.ones(_shape_args(size), dtype=dtype or self.dtype))
+
+    def new_full(self, size, fill_value, dtype=None):
+        return Tensor(np.full(_shape_args((size,)), fill_value, dtype=dtype or self.dtype))
+
+    def new_tensor(self, data, dtype=None):
+        return Tensor(np.array(_value(data), dtype=dtype or self.dtype))
+
+    # In-place random fills, as ``nn.init`` does them (``m.weight.data.normal_(0, 0.02)``).
+    def normal_(self, mean=0.0, std=1.0):
+        return self._set("normal_", get_generator().normal(mean, std, self.shape))
+
+    def uniform_(self, a=0.0, b=1.0):
+        return self._set("uniform_", get_generator().uniform(a, b, self.shape))
 
 
 class _RemovableHandle:
@@ -785,6 +876,8 @@ def _is_device(arg):
 
 
 def _is_dtype_name(name):
+    if name.split(".")[-1] in _TYPE_NAMES.values():  # "minidl.DoubleTensor", "torch.FloatTensor"
+        return True
     try:
         np.dtype(name)
         return True
@@ -796,8 +889,8 @@ def _compare(ufunc, tensor, other):
     if other is None:
         # ``t == None`` is an identity question in Python; answer it as such, not elementwise.
         return ufunc is np.not_equal
-    if not isinstance(other, Tensor | np.ndarray | numbers.Number | np.generic | list | tuple):
-        return NotImplemented
+    if not isinstance(other, Tensor | np.ndarray | numbers.Number | np.generic):
+        return NotImplemented  # a list or a string: Python then compares identities, as PyTorch does
     return Tensor(ufunc(tensor._data, np.asarray(_value(other))))
 
 
@@ -874,3 +967,4 @@ MinResult = namedtuple("min", ["values", "indices"])
 
 # The operations are Functions that themselves build Tensors, so they load after the class.
 from minidl import ops  # noqa: E402
+from minidl import functional as F  # noqa: E402

@@ -580,3 +580,26 @@ def test_data_is_a_tensor_sharing_memory_outside_the_graph():
     np.testing.assert_array_equal(indices.numpy(), [1, 0])
     x.data = np.zeros((2, 2), dtype=np.float32)  # assigning replaces the values
     np.testing.assert_array_equal(x.numpy(), 0.0)
+
+
+@pytest.mark.parametrize("change", [
+    lambda w: w[0].zero_(), lambda w: w.view(-1).mul_(0.0), lambda w: w.detach()[1:].fill_(7.0),
+    lambda w: next(iter(w)).fill_(3.0), lambda w: w.reshape(3, 1).T.add_(1.0),
+])
+def test_an_in_place_change_through_a_view_is_a_change_of_its_base(change):
+    w = md.ones(3, requires_grad=True)
+    z = (w * w).sum()
+    with md.no_grad():
+        change(w)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        z.backward()
+
+
+def test_a_new_array_has_its_own_version():
+    w = md.ones(3, requires_grad=True)
+    z = (w * w).sum()
+    with md.no_grad():
+        (w * 2).zero_()        # a new tensor: w is untouched
+        w[[0, 1]].zero_()      # advanced indexing copies
+    z.backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [2.0, 2.0, 2.0])

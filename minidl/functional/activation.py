@@ -34,13 +34,14 @@ Softmax = from_pair("Softmax", softmax_forward, softmax_backward)
 LogSoftmax = from_pair("LogSoftmax", log_softmax_forward, log_softmax_backward)
 
 
-def relu(input):
-    """max(input, 0) elementwise; the gradient at 0 is 0."""
+def relu(input, inplace=False):
+    """max(input, 0) elementwise; the gradient at 0 is 0. ``inplace`` is accepted for PyTorch
+    code; the result is always a new tensor (``x = F.relu(x, inplace=True)`` works the same)."""
     return ReLU.apply(float_tensor("relu", input))
 
 
-def leaky_relu(input, negative_slope=0.01):
-    """input where input > 0, else negative_slope * input."""
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """input where input > 0, else negative_slope * input (``inplace`` accepted, as for relu)."""
     return LeakyReLU.apply(float_tensor("leaky_relu", input), negative_slope=negative_slope)
 
 

@@ -11,18 +11,30 @@ from minidl.nn.module import Module
 
 
 class ReLU(Module):
-    """max(x, 0); gradient dout where x > 0, else 0."""
+    """max(x, 0); gradient dout where x > 0, else 0.
+
+    ``inplace`` is accepted so that PyTorch code runs (``nn.ReLU(inplace=True)``); minidl always
+    returns a new tensor with the same values, which is what ``x = relu(x)`` uses.
+    """
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = bool(inplace)
 
     def forward(self, input):
         return F.relu(input)
 
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
+
 
 class LeakyReLU(Module):
-    """x where x > 0, else negative_slope * x."""
+    """x where x > 0, else negative_slope * x (``inplace`` accepted, as for ReLU)."""
 
-    def __init__(self, negative_slope=0.01):
+    def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__()
         self.negative_slope = negative_slope
+        self.inplace = bool(inplace)
 
     def forward(self, input):
         return F.leaky_relu(input, self.negative_slope)

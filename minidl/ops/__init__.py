@@ -7,12 +7,13 @@
 
 from minidl.ops.arith import (abs, add, cast, clip, div, exp, log, matmul, mul, neg, pow, relu, sqrt, sub,
                               unbroadcast, where)
-from minidl.ops.reduce import amax, amin, argmax, argmin, max, mean, min, norm, sum
+from minidl.ops.reduce import amax, amin, argmax, argmin, max, maximum, mean, min, minimum, norm, sum
 from minidl.ops.shape import (cat, clone, flatten, gather, getitem, permute, reshape, squeeze, stack, transpose,
                               unsqueeze)
 
 __all__ = [
     "abs", "add", "cast", "clip", "div", "exp", "log", "matmul", "mul", "neg", "pow", "relu", "sqrt", "sub",
-    "unbroadcast", "where", "amax", "amin", "argmax", "argmin", "max", "mean", "min", "norm", "sum", "cat",
+    "unbroadcast", "where", "amax", "amin", "argmax", "argmin", "max", "maximum", "mean", "min", "minimum", "norm",
+    "sum", "cat",
     "clone", "flatten", "gather", "getitem", "permute", "reshape", "squeeze", "stack", "transpose", "unsqueeze",
 ]

@@ -298,6 +298,8 @@ def where(condition, a, b):
     condition = np.asarray(condition.numpy() if isinstance(condition, Tensor) else condition)
     if condition.dtype != np.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got dtype {condition.dtype}")
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = Tensor(a)  # two numbers: the float one decides the dtype (float32), as in PyTorch
     a, b = _pair(a, b)
     return Where.apply(condition, a, b)
 

@@ -10,6 +10,7 @@ import builtins
 import numpy as np
 
 from minidl.function import Function
+from minidl.ops.arith import where
 from minidl.tensor import MaxResult, MinResult, Tensor
 
 
@@ -167,18 +168,52 @@ def _along(name, a, dim, keepdim, function, result):
     return result(values, indices)
 
 
-def max(a, dim=None, keepdim=False):
-    """The largest element (ties share the gradient), or with ``dim`` the named tuple (values, indices)."""
+def max(a, dim=None, keepdim=False, *, axis=None):
+    """The largest element (ties share the gradient), or with ``dim`` the named tuple (values, indices).
+
+    ``max(a, b)`` with a Tensor ``b`` is the elementwise ``maximum``, as ``torch.max(input, other)``.
+    """
+    if isinstance(dim, Tensor):
+        return maximum(a, dim)
+    dim = _dim_or_axis(dim, axis)
     if dim is None:
         return amax(a)
     return _along("max", a, dim, keepdim, MaxAlong, MaxResult)
 
 
-def min(a, dim=None, keepdim=False):
-    """The smallest element (ties share the gradient), or with ``dim`` the named tuple (values, indices)."""
+def min(a, dim=None, keepdim=False, *, axis=None):
+    """The smallest element (ties share the gradient), or with ``dim`` the named tuple (values, indices).
+
+    ``min(a, b)`` with a Tensor ``b`` is the elementwise ``minimum``.
+    """
+    if isinstance(dim, Tensor):
+        return minimum(a, dim)
+    dim = _dim_or_axis(dim, axis)
     if dim is None:
         return amin(a)
     return _along("min", a, dim, keepdim, MinAlong, MinResult)
+
+
+def _dim_or_axis(dim, axis):
+    """PyTorch takes ``axis`` as NumPy's name for ``dim``."""
+    return axis if dim is None else dim
+
+
+def maximum(a, b):
+    """The elementwise larger of ``a`` and ``b``; where they are equal each gets half the gradient."""
+    return _extreme(a, b, True)
+
+
+def minimum(a, b):
+    """The elementwise smaller of ``a`` and ``b``; where they are equal each gets half the gradient."""
+    return _extreme(a, b, False)
+
+
+def _extreme(a, b, larger):
+    a_wins = (a > b) if larger else (a < b)
+    tie = (a == b).numpy()
+    # torch.maximum's gradient on ties: half to each side, so the two halves add up to dout.
+    return where(a_wins.numpy() & ~tie, a, where(tie, (a + b) * 0.5, b))
 
 
 def _nonempty(name, a, axes):
@@ -186,36 +221,38 @@ def _nonempty(name, a, axes):
         raise IndexError(f"{name}: cannot reduce an empty dimension (shape {a.shape}, dims {axes})")
 
 
-def amax(a, dim=None, keepdim=False):
+def amax(a, dim=None, keepdim=False, *, axis=None):
     """The maximum over ``dim`` (None: all, or a tuple of dims); ties share the gradient equally."""
-    axes = _axes(dim, a.ndim)
+    axes = _axes(_dim_or_axis(dim, axis), a.ndim)
     _nonempty("amax", a, axes)
     return Max.apply(a, axes=axes, keepdim=keepdim)
 
 
-def amin(a, dim=None, keepdim=False):
+def amin(a, dim=None, keepdim=False, *, axis=None):
     """The minimum over ``dim`` (None: all, or a tuple of dims); ties share the gradient equally."""
-    axes = _axes(dim, a.ndim)
+    axes = _axes(_dim_or_axis(dim, axis), a.ndim)
     _nonempty("amin", a, axes)
     return Min.apply(a, axes=axes, keepdim=keepdim)
 
 
-def argmax(a, dim=None, keepdim=False):
+def argmax(a, dim=None, keepdim=False, *, axis=None):
     """Index of the largest element (flattened when ``dim`` is None), as an int64 Tensor."""
-    return _arg("argmax", np.argmax, a, dim, keepdim)
+    return _arg("argmax", np.argmax, a, _dim_or_axis(dim, axis), keepdim)
 
 
-def argmin(a, dim=None, keepdim=False):
+def argmin(a, dim=None, keepdim=False, *, axis=None):
     """Index of the smallest element (flattened when ``dim`` is None), as an int64 Tensor."""
-    return _arg("argmin", np.argmin, a, dim, keepdim)
+    return _arg("argmin", np.argmin, a, _dim_or_axis(dim, axis), keepdim)
 
 
 def _arg(name, pick, a, dim, keepdim):
     if isinstance(dim, tuple | list):
         raise TypeError(f"{name}: dim must be one int or None, got {dim}")
-    if a.numel() == 0:
-        raise IndexError(f"{name}: cannot take the {name} of an empty tensor (shape {tuple(a.shape)})")
     array = a.numpy()
+    # Along a dim of size > 0 an empty batch has an (empty) answer, as in PyTorch.
+    reduced_empty = a.numel() == 0 if dim is None else (a.ndim > 0 and a.shape[_axes(dim, a.ndim)[0]] == 0)
+    if reduced_empty:
+        raise IndexError(f"{name}: cannot take the {name} of an empty tensor (shape {tuple(a.shape)}, dim {dim})")
     if dim is None:
         index = pick(array)
         return Tensor(np.full((1,) * a.ndim if keepdim else (), index, dtype=np.int64))

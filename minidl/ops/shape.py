@@ -48,7 +48,12 @@ class GetItem(Function):
     @staticmethod
     def forward(ctx, a, index=None):
         ctx.shape, ctx.index = a.shape, index
-        return np.asarray(a[index])
+        out = a[index]
+        if not isinstance(out, np.ndarray):
+            # One element: NumPy gives a scalar (a copy); indexing with a trailing ... gives the
+            # 0-d view instead, so ``w[0].zero_()`` changes w, as in PyTorch.
+            out = a[(*index, Ellipsis) if isinstance(index, tuple) else (index, Ellipsis)]
+        return out
 
     @staticmethod
     def backward(ctx, dout):
