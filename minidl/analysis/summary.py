@@ -229,7 +229,9 @@ def _split_batch(input_shape, input_size):
         return shape, None
     batch = shape[0]
     if isinstance(batch, bool) or not isinstance(batch, int | np.integer) or batch < 1:
-        raise ValueError(f"summary: a 4-entry input shape is (N, C, H, W) with a batch size N >= 1, got {tuple(shape)!r}")
+        raise ValueError(
+            f"summary: a 4-entry input shape is (N, C, H, W) with a batch size N >= 1, got {tuple(shape)!r}"
+        )
     return tuple(shape[1:]), int(batch)
 
 
