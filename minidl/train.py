@@ -67,7 +67,7 @@ class TrainingDiverged(RuntimeError):
 
 def fit(model, optimizer, train_loader, epochs, val_loader=None, loss_fn=F.cross_entropy,
         scheduler=None, early_stopping_patience=None, checkpoint_path=None, resume=False,
-        progress=True, log=print, checkpoint_metadata=None):
+        progress=True, log=print, checkpoint_metadata=None, callbacks=()):
     """Train ``model`` for ``epochs`` epochs and return the history of every epoch.
 
     Args:
@@ -101,6 +101,12 @@ def fit(model, optimizer, train_loader, epochs, val_loader=None, loss_fn=F.cross
         log: called with one line of text per epoch (None: silent).
         checkpoint_metadata: a dict of extra entries to store in every checkpoint (e.g. the
             model's name and the dataset, so that a checkpoint can rebuild its model).
+        callbacks: objects called around every epoch, each through whichever of two methods it
+            has: ``on_epoch_start(model, epoch)`` before the epoch's first batch and
+            ``on_epoch_end(model, epoch, history)`` after its history entry is recorded and
+            before its checkpoint is saved (``epoch`` counts from 1). A callback that changes
+            training (``minidl.transfer.GradualUnfreezing``) should derive what it does from
+            ``epoch`` alone, so that a resumed run does the same as an uninterrupted one.
 
     Returns:
         history: a dict of lists, one entry per epoch: ``train_loss``, ``train_acc`` (averaged
@@ -119,6 +125,10 @@ def fit(model, optimizer, train_loader, epochs, val_loader=None, loss_fn=F.cross
         if isinstance(early_stopping_patience, bool) or not isinstance(early_stopping_patience, int) \
                 or early_stopping_patience < 1:
             raise ValueError(f"fit: early_stopping_patience must be an int >= 1, got {early_stopping_patience!r}")
+    for callback in callbacks:
+        if not (hasattr(callback, "on_epoch_start") or hasattr(callback, "on_epoch_end")):
+            raise TypeError(f"fit: a callback needs an on_epoch_start(model, epoch) or on_epoch_end(model, "
+                            f"epoch, history) method; {type(callback).__name__} has neither")
     if resume is True and checkpoint_path is None:
         raise ValueError("fit: resume=True continues from checkpoint_path; pass checkpoint_path too")
 
@@ -144,6 +154,9 @@ def fit(model, optimizer, train_loader, epochs, val_loader=None, loss_fn=F.cross
     for epoch in range(start_epoch + 1, epochs + 1):
         if record["stopped"] or record["finished"]:
             break
+        for callback in callbacks:
+            if hasattr(callback, "on_epoch_start"):
+                callback.on_epoch_start(model, epoch)
         started = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
         batch_scheduler = scheduler if isinstance(scheduler, OneCycleLR) else None
@@ -167,6 +180,9 @@ def fit(model, optimizer, train_loader, epochs, val_loader=None, loss_fn=F.cross
             record["stopped"] = epoch - record["best_epoch"] >= early_stopping_patience
         if log is not None:
             log(_epoch_line(epoch, epochs, history))
+        for callback in callbacks:
+            if hasattr(callback, "on_epoch_end"):
+                callback.on_epoch_end(model, epoch, history)
         save(epoch)
 
     if early_stopping_patience is not None and record["best_model"] is not None:

@@ -341,3 +341,32 @@ def test_fit_gives_reduce_lr_on_plateau_the_loss_and_steps_one_cycle_every_batch
     cycle = optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, epochs=2, steps_per_epoch=len(loader))
     fit(model, optimizer, loader, epochs=2, scheduler=cycle, progress=False, log=None)
     assert cycle.last_epoch == 2 * len(loader)
+
+
+class EpochRecorder:
+    def __init__(self):
+        self.calls = []
+
+    def on_epoch_start(self, model, epoch):
+        self.calls.append(("start", epoch, model.training))
+
+    def on_epoch_end(self, model, epoch, history):
+        self.calls.append(("end", epoch, len(history["train_loss"])))
+
+
+def test_callbacks_are_called_around_every_epoch_and_again_after_a_resume(tmp_path):
+    model, optimizer, loader, _ = setup()
+    recorder = EpochRecorder()
+    path = tmp_path / "checkpoint.npz"
+    fit(model, optimizer, loader, epochs=2, checkpoint_path=path, progress=False, log=None, callbacks=[recorder])
+    assert recorder.calls == [("start", 1, True), ("end", 1, 1), ("start", 2, True), ("end", 2, 2)]
+    resumed = EpochRecorder()
+    fit(model, optimizer, loader, epochs=3, checkpoint_path=path, resume=True, progress=False, log=None,
+        callbacks=[resumed])
+    assert resumed.calls == [("start", 3, True), ("end", 3, 3)]
+
+
+def test_a_callback_without_either_method_is_refused():
+    model, optimizer, loader, _ = setup()
+    with pytest.raises(TypeError, match="fit: a callback needs an on_epoch_start.*builtin_function_or_method has neither"):
+        fit(model, optimizer, loader, epochs=1, progress=False, log=None, callbacks=[print])

@@ -6,8 +6,9 @@ import pytest
 import minidl as md
 from minidl import nn, optim
 from minidl import functional as F
-from minidl.data import TensorDataset
-from minidl.transfer import (FeatureExtractor, adapt_input_channels, extract_features, find_head, finetune, freeze,
+from minidl.data import DataLoader, TensorDataset
+from minidl.train import fit
+from minidl.transfer import (FeatureExtractor, GradualUnfreezing, adapt_input_channels, extract_features, find_head, finetune, freeze,
                              layerwise_param_groups, linear_probe, probe_layers, replace_head, trainable_summary,
                              unfreeze)
 from minidl.zoo import MODELS, get_model, lenet5, resnet20, small_vgg
@@ -280,3 +281,37 @@ def test_every_strategy_learns_a_separable_target(strategy):
 def test_finetune_refuses_an_unknown_strategy():
     with pytest.raises(ValueError, match="strategy must be one of linear-probe"):
         finetune(lenet5(), None, None, strategy="fine-tune-some")
+
+
+def test_gradual_unfreezing_trains_the_head_first_then_one_more_group_every_few_epochs():
+    md.manual_seed(0)
+    rng = np.random.default_rng(0)
+    images, labels = rng.random((32, 1, 28, 28)).astype(np.float32), np.arange(32) % 10
+    model = lenet5()
+    optimizer = optim.SGD(layerwise_param_groups(model, 0.05, factor=3), momentum=0.9)
+    unfreezing = GradualUnfreezing(model, every=2)
+    assert [unfreezing.trainable_groups(epoch) for epoch in (1, 2, 3, 4, 9)] == [1, 1, 2, 2, 2]
+
+    class Snapshot:
+        def __init__(self):
+            self.features = {}
+
+        def on_epoch_end(self, model, epoch, history):
+            self.features[epoch] = model.features[0].weight.numpy().copy()
+
+    snapshot, start = Snapshot(), model.features[0].weight.numpy().copy()
+    loader = DataLoader(TensorDataset(images, labels), batch_size=8, shuffle=True)
+    fit(model, optimizer, loader, epochs=3, progress=False, log=None, callbacks=[unfreezing, snapshot])
+    np.testing.assert_array_equal(snapshot.features[1], start)
+    np.testing.assert_array_equal(snapshot.features[2], start)
+    assert not np.array_equal(snapshot.features[3], start)
+    assert all(p.requires_grad for p in model.parameters())
+
+
+def test_gradual_unfreezing_refuses_bad_settings():
+    with pytest.raises(ValueError, match="every must be an int >= 1, got 0"):
+        GradualUnfreezing(lenet5(), every=0)
+    with pytest.raises(KeyError, match="no module named 'body'"):
+        GradualUnfreezing(lenet5(), groups=["body", "classifier"])
+    with pytest.raises(ValueError, match="unfreeze_every applies to the fine-tune-all strategy"):
+        finetune(lenet5(), None, None, strategy="feature-extractor", unfreeze_every=2)

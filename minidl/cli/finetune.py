@@ -41,6 +41,9 @@ def add_parser(commands):
     parser.add_argument("--head-lr", type=float, metavar="LR", help="the new head's learning rate (default: --lr)")
     parser.add_argument("--last-k", type=int, default=1, metavar="K",
                         help="fine-tune-last-k: how many of the last layer groups train (default 1: the head)")
+    parser.add_argument("--unfreeze-every", type=int, metavar="E",
+                        help="fine-tune-all: unfreeze the layer groups gradually, the head first and one more "
+                             "group every E epochs (default: all train from the start)")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--lr", type=float, default=0.02, help="SGD's learning rate, cosine-annealed (default 0.02)")
     parser.add_argument("--batch-size", type=int, default=32)
@@ -51,8 +54,8 @@ def add_parser(commands):
 def run(args):
     from minidl.plots import plot_curves
 
-    for name in ("epochs", "batch_size", "last_k"):
-        if getattr(args, name) < 1:
+    for name in ("epochs", "batch_size", "last_k", "unfreeze_every"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     for name in ("lr", "layer_lr_factor", "head_lr"):
         value = getattr(args, name)
@@ -69,7 +72,8 @@ def run(args):
     try:
         result = finetune(source.model, train_set, test_set, strategy=args.strategy, epochs=args.epochs,
                           lr=args.lr, layer_lr_factor=args.layer_lr_factor, head_lr=args.head_lr, last_k=args.last_k,
-                          batch_size=args.batch_size, transform=transform, progress=not args.no_progress,
+                          unfreeze_every=args.unfreeze_every, batch_size=args.batch_size, transform=transform,
+                          progress=not args.no_progress,
                           log=None if args.no_progress else print)
     except TrainingDiverged as error:
         raise UsageError(error) from error

@@ -11,7 +11,9 @@ The strategies, in the order of how much of the source network they change:
   on the images, so the training goes through the augmentation and the data loader.
 - ``fine-tune-last-k``: a new head, and the last ``k`` layer groups trainable (the others
   frozen), each earlier group ``layer_lr_factor`` times slower than the one after it.
-- ``fine-tune-all``: a new head, every group trainable, with the same layer-wise rates.
+- ``fine-tune-all``: a new head, every group trainable, with the same layer-wise rates; with
+  ``unfreeze_every=E`` the groups are unfrozen gradually, the head first and one more group
+  every E epochs (``GradualUnfreezing``).
 - ``from-scratch``: the same architecture re-initialised at random, trained at one rate: what
   the source's weights are compared against.
 
@@ -31,6 +33,7 @@ from minidl.transfer.freeze import freeze, unfreeze
 from minidl.transfer.heads import find_head, replace_head
 from minidl.transfer.layerwise import default_groups, layerwise_param_groups
 from minidl.transfer.probe import linear_probe
+from minidl.transfer.unfreezing import GradualUnfreezing
 
 __all__ = ["finetune", "STRATEGIES", "reinitialise"]
 
@@ -49,7 +52,7 @@ def reinitialise(model):
 
 
 def finetune(model, train_data, test_data, strategy="fine-tune-all", num_classes=None, epochs=5, lr=0.01,
-             layer_lr_factor=3.0, head_lr=None, last_k=1, batch_size=64, transform=None, train_transform=None,
+             layer_lr_factor=3.0, head_lr=None, last_k=1, unfreeze_every=None, batch_size=64, transform=None, train_transform=None,
              momentum=0.9, weight_decay=5e-4, loss_fn=F.cross_entropy, progress=False, log=None):
     """Adapt ``model`` (a pretrained network, changed in place) to a new task and measure it.
 
@@ -62,6 +65,8 @@ def finetune(model, train_data, test_data, strategy="fine-tune-all", num_classes
         layer_lr_factor: each earlier layer group trains this many times slower (fine-tune strategies).
         head_lr: the new head's rate, if it should differ from ``lr``.
         last_k: how many of the last layer groups ``fine-tune-last-k`` trains (the head counts as one).
+        unfreeze_every: ``fine-tune-all`` only: unfreeze one more group, from the head down, every
+            this many epochs (None: every group trains from the first epoch).
         transform: the normalisation the source model expects, applied to every batch.
         train_transform: the transform for training batches (augmentation + normalisation);
             default ``transform``.
@@ -71,6 +76,8 @@ def finetune(model, train_data, test_data, strategy="fine-tune-all", num_classes
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"finetune: strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+    if unfreeze_every is not None and strategy != "fine-tune-all":
+        raise ValueError(f"finetune: unfreeze_every applies to the fine-tune-all strategy, not {strategy}")
     if num_classes is None:
         num_classes = len(getattr(train_data, "classes", None) or getattr(train_data.dataset, "classes"))
     start = time.perf_counter()
@@ -86,6 +93,7 @@ def finetune(model, train_data, test_data, strategy="fine-tune-all", num_classes
     if strategy == "from-scratch":
         model = reinitialise(copy.deepcopy(model))
     replace_head(model, num_classes)
+    callbacks = []
     if strategy == "feature-extractor":
         freeze(model)
         for name in find_head(model):
@@ -102,6 +110,8 @@ def finetune(model, train_data, test_data, strategy="fine-tune-all", num_classes
         groups = layerwise_param_groups(model, lr, layer_lr_factor, groups=names[-last_k:], head_lr=head_lr)
     elif strategy == "fine-tune-all":
         groups = layerwise_param_groups(model, lr, layer_lr_factor, head_lr=head_lr)
+        if unfreeze_every is not None:
+            callbacks = [GradualUnfreezing(model, every=unfreeze_every)]
     else:
         groups = [{"params": list(model.parameters()), "lr": lr}]
     optimizer = optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
@@ -110,7 +120,7 @@ def finetune(model, train_data, test_data, strategy="fine-tune-all", num_classes
                               transform=train_transform if train_transform is not None else transform)
     test_loader = DataLoader(test_data, batch_size=256, transform=transform)
     history = fit(model, optimizer, train_loader, epochs, loss_fn=loss_fn, scheduler=scheduler, progress=progress,
-                  log=log)
+                  log=log, callbacks=callbacks)
     _, accuracy, _ = evaluate(model, test_loader)
     trainable = sum(p.numel() for group in groups for p in group["params"])
     return {"strategy": strategy, "test_accuracy": accuracy, "train_size": len(train_data),
