@@ -4,7 +4,7 @@ The math lives in ``minidl.layers.activation``; these functions check their argu
 the forward/backward pairs as autograd Functions.
 """
 
-from minidl.function import from_pair
+from minidl.function import LayerFunction, from_pair
 from minidl.functional.checks import dim_index, float_tensor
 from minidl.layers.activation import (
     gelu_backward,
@@ -22,10 +22,28 @@ from minidl.layers.activation import (
     tanh_backward,
     tanh_forward,
 )
+from minidl.relu_rules import current_relu_rule, relu_backward_with_rule
 
 __all__ = ["relu", "leaky_relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax"]
 
-ReLU = from_pair("ReLU", relu_forward, relu_backward)
+
+class ReLU(LayerFunction):
+    """``layers.activation``'s relu pair as a Function, whose backward pass follows the ReLU rule
+    (``minidl.relu_rules``: the gradient, or the guided or deconvnet rule) in force at forward time."""
+
+    layer_forward = staticmethod(relu_forward)
+    layer_backward = staticmethod(relu_backward)
+
+    @classmethod
+    def forward(cls, ctx, x):
+        ctx.relu_rule = current_relu_rule()
+        return super().forward(ctx, x)
+
+    @classmethod
+    def backward(cls, ctx, dout):
+        return (relu_backward_with_rule(ctx.relu_rule, dout, lambda g: relu_backward(g, ctx.cache)),)
+
+
 LeakyReLU = from_pair("LeakyReLU", leaky_relu_forward, leaky_relu_backward)
 GELU = from_pair("GELU", gelu_forward, gelu_backward)
 Sigmoid = from_pair("Sigmoid", sigmoid_forward, sigmoid_backward)

@@ -9,6 +9,7 @@ so db is the sum of the 4 rows of dout.
 import numpy as np
 
 from minidl.function import Function
+from minidl.relu_rules import current_relu_rule, relu_backward_with_rule
 from minidl.tensor import Tensor
 
 
@@ -250,18 +251,23 @@ class Clip(Function):
 
 
 class Relu(Function):
-    """out = max(a, 0);  da = dout where a > 0, else 0 (0 at a = 0, as PyTorch's relu)."""
+    """out = max(a, 0);  da = dout where a > 0, else 0 (0 at a = 0, as PyTorch's relu).
+
+    Inside ``minidl.relu_rules.relu_rule("guided" | "deconvnet")`` the backward pass uses that rule
+    instead (read at forward time, so it holds for the graph recorded in the block).
+    """
 
     @staticmethod
     def forward(ctx, a):
         positive = a > 0
         ctx.save_for_backward(positive)
+        ctx.relu_rule = current_relu_rule()
         return np.where(positive, a, 0)
 
     @staticmethod
     def backward(ctx, dout):
         (positive,) = ctx.saved_tensors
-        return dout * positive
+        return relu_backward_with_rule(ctx.relu_rule, dout, lambda g: g * positive)
 
 
 class Cast(Function):
