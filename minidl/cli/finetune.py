@@ -20,7 +20,7 @@ import time
 import minidl
 from minidl.checkpoint import save_checkpoint
 from minidl.cli.common import UsageError, load_source
-from minidl.cli.target import add_target_arguments, prepare_target
+from minidl.cli.target import add_target_arguments, prepare_target, target_options
 from minidl.files import atomic_write
 from minidl.train import TrainingDiverged
 from minidl.transfer import STRATEGIES, finetune
@@ -64,7 +64,7 @@ def run(args):
     started = time.perf_counter()
     minidl.manual_seed(args.seed)
     source = load_source(args.source)
-    train_set, test_set, transform, normalize = prepare_target(source, args)
+    train_set, test_set, transform, normalize = prepare_target(source, args.dataset, **target_options(args))
     out = args.out or os.path.join("runs", f"{time.strftime('%Y%m%d-%H%M%S')}-finetune-"
                                            f"{os.path.basename(os.path.normpath(args.source))}-{args.dataset}")
     print(f"{args.strategy}: {args.source} -> {args.dataset}, {len(train_set)} training and {len(test_set)} "

@@ -17,7 +17,7 @@ import time
 import minidl
 from minidl import nn
 from minidl.cli.common import UsageError, load_source
-from minidl.cli.target import add_target_arguments, prepare_target
+from minidl.cli.target import add_target_arguments, prepare_target, target_options
 from minidl.files import atomic_write
 from minidl.transfer import format_probe_table, plot_probe, probe_layers
 
@@ -43,7 +43,7 @@ def run(args):
     started = time.perf_counter()
     minidl.manual_seed(args.seed)
     source = load_source(args.source)
-    train_set, test_set, transform, _ = prepare_target(source, args)
+    train_set, test_set, transform, _ = prepare_target(source, args.dataset, **target_options(args))
     known = dict(source.model.named_modules())
     if args.layers:
         layers = [name.strip() for name in args.layers.split(",") if name.strip()]

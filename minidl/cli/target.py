@@ -14,7 +14,7 @@ from minidl.cli.images import resize_transforms
 from minidl.data import Subset, transforms
 from minidl.transfer import adapt_input_channels
 
-__all__ = ["add_target_arguments", "prepare_target", "labels_per_class"]
+__all__ = ["add_target_arguments", "prepare_target", "target_options", "labels_per_class_subset"]
 
 
 def add_target_arguments(parser):
@@ -32,7 +32,7 @@ def add_target_arguments(parser):
     parser.add_argument("--out", help="run folder (default runs/<time>-<command>-<source>-<dataset>)")
 
 
-def labels_per_class(dataset, n, seed):
+def labels_per_class_subset(dataset, n, seed):
     """A Subset with ``n`` images of each class, drawn with ``seed``; every class must have them."""
     targets = np.asarray(dataset.targets)
     rng = np.random.default_rng(seed)
@@ -46,29 +46,37 @@ def labels_per_class(dataset, n, seed):
     return Subset(dataset, np.sort(np.concatenate(chosen)))
 
 
-def prepare_target(source, args):
-    """(train set, test set, transform, normalisation) of the target, checked against the source model."""
-    if args.labels_per_class is not None and args.labels_per_class < 1:
-        raise UsageError(f"--labels-per-class must be >= 1, got {args.labels_per_class}")
-    train_set = load_dataset(args.dataset, True, args.data_root, args.download)
-    test_set = load_dataset(args.dataset, False, args.data_root, args.download)
+def prepare_target(source, dataset, labels_per_class=None, test_limit=None, adapt_channels=False, data_root=None,
+                   download=False, seed=0):
+    """(train set, test set, transform, normalisation) of the target ``dataset``, checked against the
+    source model (a ``Source``); the keywords are the options of ``add_target_arguments``."""
+    if labels_per_class is not None and labels_per_class < 1:
+        raise UsageError(f"--labels-per-class must be >= 1, got {labels_per_class}")
+    train_set = load_dataset(dataset, True, data_root, download)
+    test_set = load_dataset(dataset, False, data_root, download)
     _, channels, height, width = train_set.images.shape
     expected = source.kwargs["in_channels"]
     if channels != expected:
-        if not args.adapt_channels:
-            raise UsageError(f"the source takes {expected}-channel images but {args.dataset}'s have {channels}; "
+        if not adapt_channels:
+            raise UsageError(f"the source takes {expected}-channel images but {dataset}'s have {channels}; "
                              f"add --adapt-channels to turn its first convolution to {channels} channel(s) "
                              "(minidl.transfer.adapt_input_channels)")
         adapt_input_channels(source.model, channels)
-    if args.labels_per_class is not None:
-        train_set = labels_per_class(train_set, args.labels_per_class, args.seed)
-    if args.test_limit is not None:
-        if args.test_limit < 1:
-            raise UsageError(f"--test-limit must be >= 1, got {args.test_limit}")
-        test_set = Subset(test_set, np.arange(min(args.test_limit, len(test_set))))
+    if labels_per_class is not None:
+        train_set = labels_per_class_subset(train_set, labels_per_class, seed)
+    if test_limit is not None:
+        if test_limit < 1:
+            raise UsageError(f"--test-limit must be >= 1, got {test_limit}")
+        test_set = Subset(test_set, np.arange(min(test_limit, len(test_set))))
     mean, std = source.normalize["mean"], source.normalize["std"]
     if channels != expected:  # a grey source's statistics for each colour plane, or the mean of a colour one's
         mean, std = ([float(np.mean(mean))] * channels, [float(np.mean(std))] * channels)
     transform = transforms.Compose(resize_transforms((height, width), source.kwargs["image_size"])
                                    + [transforms.Normalize(mean, std)])
     return train_set, test_set, transform, {"mean": list(mean), "std": list(std)}
+
+
+def target_options(args):
+    """The keywords of ``prepare_target`` from the parsed options of ``add_target_arguments``."""
+    return dict(labels_per_class=args.labels_per_class, test_limit=args.test_limit,
+                adapt_channels=args.adapt_channels, data_root=args.data_root, download=args.download, seed=args.seed)

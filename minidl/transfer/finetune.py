@@ -52,8 +52,9 @@ def reinitialise(model):
 
 
 def finetune(model, train_data, test_data, strategy="fine-tune-all", num_classes=None, epochs=5, lr=0.01,
-             layer_lr_factor=3.0, head_lr=None, last_k=1, unfreeze_every=None, batch_size=64, transform=None, train_transform=None,
-             momentum=0.9, weight_decay=5e-4, loss_fn=F.cross_entropy, progress=False, log=None):
+             layer_lr_factor=3.0, head_lr=None, last_k=1, unfreeze_every=None, groups=None, batch_size=64,
+             transform=None, train_transform=None,
+             momentum=0.9, weight_decay=5e-4, loss_fn=F.cross_entropy, val_data=None, progress=False, log=None):
     """Adapt ``model`` (a pretrained network, changed in place) to a new task and measure it.
 
     Args:
@@ -65,12 +66,16 @@ def finetune(model, train_data, test_data, strategy="fine-tune-all", num_classes
         layer_lr_factor: each earlier layer group trains this many times slower (fine-tune strategies).
         head_lr: the new head's rate, if it should differ from ``lr``.
         last_k: how many of the last layer groups ``fine-tune-last-k`` trains (the head counts as one).
+        groups: the layer groups of the fine-tune strategies, from the input to the head, each a
+            list of module names (default ``default_groups(model)``: the top-level modules).
         unfreeze_every: ``fine-tune-all`` only: unfreeze one more group, from the head down, every
             this many epochs (None: every group trains from the first epoch).
         transform: the normalisation the source model expects, applied to every batch.
         train_transform: the transform for training batches (augmentation + normalisation);
             default ``transform``.
         loss_fn: the training loss (``minidl.zoo.googlenet_loss`` for GoogLeNet's auxiliary heads).
+        val_data: scored after every epoch, into the history's ``val_loss`` and ``val_acc`` (e.g.
+            to see how fast a strategy converges).
     Returns a dict: ``strategy``, ``test_accuracy``, ``train_size``, ``seconds``, ``history`` (None
     for the probe), ``trainable`` (the number of trained parameters) and ``model``.
     """
@@ -98,30 +103,32 @@ def finetune(model, train_data, test_data, strategy="fine-tune-all", num_classes
         freeze(model)
         for name in find_head(model):
             unfreeze(model.get_submodule(name))
-        groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": head_lr or lr}]
+        param_groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": head_lr or lr}]
     elif strategy == "fine-tune-last-k":
-        names = default_groups(model)
+        names = default_groups(model) if groups is None else [[g] if isinstance(g, str) else list(g)
+                                                              for g in groups]
         if not 1 <= last_k <= len(names):
             raise ValueError(f"finetune: last_k must be between 1 and {len(names)} (the model's layer groups "
-                             f"{[n[0] for n in names]}), got {last_k}")
+                             f"{['+'.join(n) for n in names]}), got {last_k}")
         freeze(model)
-        for (name,) in names[-last_k:]:
+        for name in (name for group in names[-last_k:] for name in group):
             unfreeze(model.get_submodule(name))
-        groups = layerwise_param_groups(model, lr, layer_lr_factor, groups=names[-last_k:], head_lr=head_lr)
+        param_groups = layerwise_param_groups(model, lr, layer_lr_factor, groups=names[-last_k:], head_lr=head_lr)
     elif strategy == "fine-tune-all":
-        groups = layerwise_param_groups(model, lr, layer_lr_factor, head_lr=head_lr)
+        param_groups = layerwise_param_groups(model, lr, layer_lr_factor, groups=groups, head_lr=head_lr)
         if unfreeze_every is not None:
-            callbacks = [GradualUnfreezing(model, every=unfreeze_every)]
+            callbacks = [GradualUnfreezing(model, groups=groups, every=unfreeze_every)]
     else:
-        groups = [{"params": list(model.parameters()), "lr": lr}]
-    optimizer = optim.SGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
+        param_groups = [{"params": list(model.parameters()), "lr": lr}]
+    optimizer = optim.SGD(param_groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
     scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
     train_loader = DataLoader(train_data, batch_size=batch_size, shuffle=True,
                               transform=train_transform if train_transform is not None else transform)
     test_loader = DataLoader(test_data, batch_size=256, transform=transform)
-    history = fit(model, optimizer, train_loader, epochs, loss_fn=loss_fn, scheduler=scheduler, progress=progress,
-                  log=log, callbacks=callbacks)
+    val_loader = None if val_data is None else DataLoader(val_data, batch_size=256, transform=transform)
+    history = fit(model, optimizer, train_loader, epochs, val_loader=val_loader, loss_fn=loss_fn, scheduler=scheduler,
+                  progress=progress, log=log, callbacks=callbacks)
     _, accuracy, _ = evaluate(model, test_loader)
-    trainable = sum(p.numel() for group in groups for p in group["params"])
+    trainable = sum(p.numel() for group in param_groups for p in group["params"])
     return {"strategy": strategy, "test_accuracy": accuracy, "train_size": len(train_data),
             "seconds": time.perf_counter() - start, "history": history, "trainable": trainable, "model": model}

@@ -46,6 +46,18 @@ PRETRAINED = {
         "fc57a1362fcec388f11037c4750ca7817a038e3159c5d6d818b423bbf9a790d8",
         "LeNet-5 for 32x32 colour images on SyntheticShapes, 5 shape classes",
     ),
+    "resnet20-synthetic-shapes": PretrainedWeights(
+        "resnet20-synthetic-shapes.safetensors",
+        "bc64c9367ed3c5af511c9d8a738bb1170eab284c5be439cc7ffbee0895a149ed",
+        "CIFAR-style ResNet-20 for 32x32 colour images on SyntheticShapes, 5 shape classes; the deeper "
+        "colour source model for transfer learning",
+    ),
+    "small_vgg-fashion-mnist-a": PretrainedWeights(
+        "small_vgg-fashion-mnist-a.safetensors",
+        "9b3d04d71b79e73cf62822f4a3619489a0e26b5b1758ea52e67408cfa9440c64",
+        "small VGG with batch norm on Fashion-MNIST classes 0-4 only (T-shirt/top, Trouser, Pullover, Dress, "
+        "Coat); the source for transfer to the other five classes, which it never saw",
+    ),
 }
 
 
