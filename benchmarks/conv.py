@@ -1,19 +1,25 @@
 """Convolution speed: minidl (Numba and NumPy kernels) against PyTorch on shapes a-h.
 
-    python -m benchmarks.conv --threads 1 2 [--repeats 7] [--output RESULTS.md]
+    python -m benchmarks.conv --threads 1 2 [--repeats 7] [--passes ...] [--output RESULTS.md]
 
-Forward is ``F.conv2d`` on Tensors that require gradients (the forward of a training step);
-forward+backward adds ``out.backward(dout)``, which computes dx, dw and db. FLOPs count a
+Three passes. "inference" is ``F.conv2d`` under ``minidl.no_grad()`` on Tensors that do not
+require gradients, against PyTorch under ``torch.inference_mode()``: what evaluation, feature
+extraction and every visualisation run. "forward" is ``F.conv2d`` on Tensors that require
+gradients (the forward of a training step); "forward+backward" adds ``out.backward(dout)``,
+which computes dx, dw and db. FLOPs count a
 multiply-add as 2: a forward does 2 * N * F * H' * W' * (C / groups) * KH * KW, and the
 backward does twice that (dx and dw are each a convolution of the same size), so a
 forward+backward does 3 forwards' worth.
 """
 
+import contextlib
+import statistics
 import sys
 from dataclasses import dataclass
 
 import numpy as np
 
+import minidl
 from benchmarks import common
 from minidl import Tensor
 from minidl import functional as F
@@ -79,7 +85,15 @@ PEAK_SHAPES = ("c", "d", "f")
 # g_dw and g_pw form one block, g, in the geometric mean.
 BLOCKS = {"a": ("a",), "b": ("b",), "c": ("c",), "d": ("d",), "e": ("e",), "f": ("f",),
           "g": ("g_dw", "g_pw"), "h": ("h",)}
-PASSES = ("forward", "forward+backward")
+PASSES = ("inference", "forward", "forward+backward")
+
+
+def grad_mode(impl, passname, torch):
+    """The autograd mode a pass runs in: no_grad (minidl) or inference_mode (PyTorch) for
+    inference, recording as usual for the training passes."""
+    if passname != "inference":
+        return contextlib.nullcontext()
+    return torch.inference_mode() if impl == "torch" else minidl.no_grad()
 
 
 def cases(shape, passname, impls, torch):
@@ -90,22 +104,23 @@ def cases(shape, passname, impls, torch):
     b = rng.standard_normal(shape.f, dtype=np.float32)
     dout = rng.standard_normal((shape.n, shape.f) + shape.out_hw(), dtype=np.float32)
     options = dict(stride=shape.stride, padding=shape.padding, dilation=shape.dilation, groups=shape.groups)
-    backward = passname == "forward+backward"
+    backward, requires_grad = passname == "forward+backward", passname != "inference"
     result = {}
     for impl in impls:
         if impl == "torch":
-            tensors = [torch.from_numpy(a).requires_grad_() for a in (x, w, b)]
+            tensors = [torch.from_numpy(a).requires_grad_(requires_grad) for a in (x, w, b)]
             grad, conv2d = torch.from_numpy(dout), torch.nn.functional.conv2d
         else:
-            tensors = [Tensor(a, requires_grad=True) for a in (x, w, b)]
+            tensors = [Tensor(a, requires_grad=requires_grad) for a in (x, w, b)]
             grad, conv2d = dout, F.conv2d
 
         def prepare(tensors=tensors):
             for t in tensors:
                 t.grad = None
 
-        def run(tensors=tensors, grad=grad, conv2d=conv2d):
-            out = conv2d(*tensors, **options)
+        def run(tensors=tensors, grad=grad, conv2d=conv2d, impl=impl):
+            with grad_mode(impl, passname, torch):
+                out = conv2d(*tensors, **options)
             if backward:
                 out.backward(grad)
 
@@ -114,19 +129,29 @@ def cases(shape, passname, impls, torch):
 
 
 def measure(shapes, args, torch):
-    """{(shape name, pass): {impl: median ms}}, with the g block added as g_dw + g_pw."""
+    """{(shape name, pass): {impl: [ms of each round]}}, with the g block added as g_dw + g_pw
+    round by round."""
     ms = {}
-    for name, shape in shapes.items():
-        for passname in PASSES:
-            ms[name, passname] = common.median_ms(cases(shape, passname, args.impls, torch), args.repeats)
-    for passname in PASSES:
-        ms["g", passname] = {impl: ms["g_dw", passname][impl] + ms["g_pw", passname][impl]
+    for passname in args.passes:
+        for name, shape in shapes.items():
+            ms[name, passname] = common.timed_rounds(cases(shape, passname, args.impls, torch), args.repeats)
+        ms["g", passname] = {impl: [dw + pw for dw, pw in zip(ms["g_dw", passname][impl], ms["g_pw", passname][impl])]
                              for impl in args.impls}
     return ms
 
 
+def block_geomeans(ms, passname, impl):
+    """The geometric mean over the blocks a-h of each round's ratio impl/torch: one per round."""
+    per_block = [common.round_ratios(ms[block, passname], impl) for block in BLOCKS]
+    return [common.geometric_mean(list(ratios)) for ratios in zip(*per_block)]
+
+
 def report(shapes, ms, peak, gemm_size, args):
-    """The Markdown of one thread count: a table per pass, then the summary lines."""
+    """The Markdown of one thread count: a table per pass, then the summary lines.
+
+    Times are medians over the rounds; a ratio to PyTorch is the median of the rounds' own
+    ratios, with the lowest and highest in brackets, and so is the geometric mean over a-h.
+    """
     minidl_impls = [impl for impl in args.impls if impl != "torch"]
     has_torch = "torch" in args.impls
     headers = ["shape", "config", "GFLOP"] + [f"{impl} ms" for impl in args.impls]
@@ -137,9 +162,9 @@ def report(shapes, ms, peak, gemm_size, args):
         headers.append("numba % GEMM peak")
 
     parts, summary = [], []
-    for passname in PASSES:
+    for passname in args.passes:
         factor = 3 if passname == "forward+backward" else 1
-        rows, ratios = [], {impl: {} for impl in minidl_impls}
+        rows = []
         names = list(shapes)
         names.insert(names.index("g_pw") + 1, "g")
         for name in names:
@@ -148,33 +173,33 @@ def report(shapes, ms, peak, gemm_size, args):
             else:
                 config, flops = shapes[name].describe(), shapes[name].forward_flops()
             flops *= factor
-            times = ms[name, passname]
+            times = {impl: statistics.median(rounds) for impl, rounds in ms[name, passname].items()}
             gflops = {impl: flops / (times[impl] * 1e-3) / 1e9 for impl in args.impls}
             row = [name, config, f"{flops / 1e9:.3f}"]
             row += [common.fmt_ms(times[impl]) for impl in args.impls]
             row += [f"{gflops[impl]:.1f}" for impl in args.impls]
             if has_torch:
-                for impl in minidl_impls:
-                    ratios[impl][name] = times[impl] / times["torch"]
-                    row.append(common.fmt_ratio(ratios[impl][name]))
+                row += [common.fmt_spread(common.round_ratios(ms[name, passname], impl)) for impl in minidl_impls]
             if "numba" in args.impls:
                 row.append(f"{100 * gflops['numba'] / peak:.0f}%" if name in PEAK_SHAPES else "")
             rows.append(row)
         parts.append(f"#### {passname}\n\n" + common.markdown_table(headers, rows, text_columns=2) + "\n")
         for impl in minidl_impls if has_torch else []:
-            block_ratios = {block: ratios[impl][block] for block in BLOCKS}
-            worst = max(block_ratios, key=block_ratios.get)
+            medians = {block: statistics.median(common.round_ratios(ms[block, passname], impl)) for block in BLOCKS}
+            worst = max(medians, key=medians.get)
             summary.append(
                 f"- {passname}, {impl}/torch: geometric mean over a-h "
-                f"{common.fmt_ratio(common.geometric_mean(list(block_ratios.values())))}, "
-                f"worst {worst} {common.fmt_ratio(block_ratios[worst])}"
+                f"{common.fmt_spread(block_geomeans(ms, passname, impl))}, "
+                f"worst {worst} {common.fmt_ratio(medians[worst])}"
             )
     summary.insert(0, f"- float32 GEMM peak (np.matmul {gemm_size}x{gemm_size}) in this run: {peak:.1f} GFLOP/s")
     return "\n".join(parts) + "\n" + "\n".join(summary) + "\n"
 
 
 def main(argv=None):
-    p = common.parser("Time conv2d forward and forward+backward on shapes a-h.")
+    p = common.parser("Time conv2d inference, forward and forward+backward on shapes a-h.")
+    p.add_argument("--passes", nargs="+", choices=PASSES, default=list(PASSES),
+                   help="passes to time (default: all three)")
     args = common.parse(p, argv)
     torch = common.load_torch()
     shapes = QUICK_SHAPES if args.quick else SHAPES

@@ -3,15 +3,18 @@
     python -m benchmarks.pool --threads 1 2 [--repeats 7] [--output RESULTS.md]
 
 Max pooling 2x2 stride 2 (VGG, LeNet) and 3x3 stride 2 (overlapping windows, AlexNet), and
-average pooling 2x2 stride 2, each forward and forward+backward on Tensors that require
-gradients.
+average pooling 2x2 stride 2, each in three passes as in ``benchmarks.conv``: inference
+(``minidl.no_grad()`` against ``torch.inference_mode()``, no switches needed), forward on
+Tensors that require gradients, and forward+backward.
 """
 
+import statistics
 import sys
 
 import numpy as np
 
 from benchmarks import common
+from benchmarks.conv import grad_mode
 from minidl import Tensor
 from minidl import functional as F
 
@@ -23,7 +26,7 @@ POOLS = {
 }
 SHAPE = (64, 64, 32, 32)
 QUICK_SHAPE = (2, 4, 8, 8)
-PASSES = ("forward", "forward+backward")
+PASSES = ("inference", "forward", "forward+backward")
 
 
 def cases(shape, kind, kernel, stride, passname, impls, torch):
@@ -32,20 +35,22 @@ def cases(shape, kind, kernel, stride, passname, impls, torch):
     x = rng.standard_normal(shape, dtype=np.float32)
     n, c, h, w = shape
     dout = rng.standard_normal((n, c, (h - kernel) // stride + 1, (w - kernel) // stride + 1), dtype=np.float32)
-    backward = passname == "forward+backward"
+    backward, requires_grad = passname == "forward+backward", passname != "inference"
     result = {}
     for impl in impls:
         if impl == "torch":
-            functional, xt, grad = torch.nn.functional, torch.from_numpy(x).requires_grad_(), torch.from_numpy(dout)
+            functional, grad = torch.nn.functional, torch.from_numpy(dout)
+            xt = torch.from_numpy(x).requires_grad_(requires_grad)
         else:
-            functional, xt, grad = F, Tensor(x, requires_grad=True), dout
+            functional, xt, grad = F, Tensor(x, requires_grad=requires_grad), dout
         pool = functional.max_pool2d if kind == "max" else functional.avg_pool2d
 
         def prepare(xt=xt):
             xt.grad = None
 
-        def run(xt=xt, grad=grad, pool=pool):
-            out = pool(xt, kernel, stride)
+        def run(xt=xt, grad=grad, pool=pool, impl=impl):
+            with grad_mode(impl, passname, torch):
+                out = pool(xt, kernel, stride)
             if backward:
                 out.backward(grad)
 
@@ -60,14 +65,14 @@ def report(ms, args):
     if has_torch:
         headers += [f"{impl}/torch" for impl in minidl_impls]
     rows, worst_max = [], {impl: 0.0 for impl in minidl_impls}
-    for (name, passname), times in ms.items():
-        row = [name, passname] + [common.fmt_ms(times[impl]) for impl in args.impls]
+    for (name, passname), rounds in ms.items():
+        row = [name, passname] + [common.fmt_ms(statistics.median(rounds[impl])) for impl in args.impls]
         if has_torch:
             for impl in minidl_impls:
-                ratio = times[impl] / times["torch"]
-                row.append(common.fmt_ratio(ratio))
+                ratios = common.round_ratios(rounds, impl)
+                row.append(common.fmt_spread(ratios))
                 if name.startswith("max"):
-                    worst_max[impl] = max(worst_max[impl], ratio)
+                    worst_max[impl] = max(worst_max[impl], statistics.median(ratios))
         rows.append(row)
     text = common.markdown_table(headers, rows, text_columns=2) + "\n"
     if has_torch:
@@ -85,8 +90,8 @@ def main(argv=None):
     for n in args.threads:
         with common.thread_count(n):
             common.gemm_peak(256 if args.quick else 2048, repeats=1)
-            ms = {(name, passname): common.median_ms(cases(shape, *POOLS[name], passname, args.impls, torch),
-                                                     args.repeats)
+            ms = {(name, passname): common.timed_rounds(cases(shape, *POOLS[name], passname, args.impls, torch),
+                                                        args.repeats)
                   for name in POOLS for passname in PASSES}
             text += f"\n### {n} thread{'s' if n > 1 else ''}\n\n" + report(ms, args)
     return common.emit(text, args)

@@ -8,6 +8,7 @@ images. Both frameworks start from the same weights (minidl's, loaded into the P
 the first step's losses are printed side by side as a check that the models are the same.
 """
 
+import statistics
 import sys
 
 import numpy as np
@@ -73,10 +74,10 @@ def report(ms, losses, args):
         headers += [f"{impl}/torch" for impl in minidl_impls]
     headers.append("first-step loss (" + " / ".join(args.impls) + ")")
     rows = []
-    for (name, image), times in ms.items():
-        row = [name, image] + [common.fmt_ms(times[impl]) for impl in args.impls]
+    for (name, image), rounds in ms.items():
+        row = [name, image] + [common.fmt_ms(statistics.median(rounds[impl])) for impl in args.impls]
         if has_torch:
-            row += [common.fmt_ratio(times[impl] / times["torch"]) for impl in minidl_impls]
+            row += [common.fmt_spread(common.round_ratios(rounds, impl)) for impl in minidl_impls]
         row.append(" / ".join(f"{losses[name][impl]:.4f}" for impl in args.impls))
         rows.append(row)
     return common.markdown_table(headers, rows, text_columns=2) + "\n"
@@ -96,7 +97,7 @@ def main(argv=None):
             for name in MODELS:
                 step_cases, losses[name] = cases(name, batch, args.quick, args.impls, torch)
                 image = QUICK_IMAGES.get(name, MODELS[name][1]) if args.quick else MODELS[name][1]
-                ms[name, f"{batch}x" + "x".join(map(str, image))] = common.median_ms(step_cases, args.repeats)
+                ms[name, f"{batch}x" + "x".join(map(str, image))] = common.timed_rounds(step_cases, args.repeats)
             text += f"\n### {n} thread{'s' if n > 1 else ''}\n\n" + report(ms, losses, args)
     return common.emit(text, args)
 

@@ -39,11 +39,20 @@ def test_conv_reports_every_shape_and_pass(tmp_path):
     text = conv.main(["--quick", "--threads", "1", "--output", str(output)])
     shape_rows = [row[0] for row in table_rows(text)]
     names = ["a", "b", "c", "d", "e", "f", "g_dw", "g_pw", "g", "h"]
-    assert shape_rows == names + names  # forward, then forward+backward
+    assert shape_rows == names * 3  # inference, forward, then forward+backward
     assert "float32 GEMM peak" in text
     if has_torch():
-        assert len(re.findall(r"numba/torch: geometric mean over a-h \d+\.\d+x", text)) == 2
+        # Each pass's geometric mean, with the spread of the rounds' own geometric means.
+        summaries = re.findall(r"- (\S+), numba/torch: geometric mean over a-h \d+\.\d+x \(\d+\.\d+-\d+\.\d+\)", text)
+        assert summaries == ["inference", "forward", "forward+backward"]
     assert output.read_text() == text + "\n"
+
+
+def test_conv_times_the_passes_asked_for():
+    from benchmarks import conv
+
+    rows = table_rows(conv.main(["--quick", "--threads", "1", "--passes", "inference", "--impls", "numba"]))
+    assert [row[0] for row in rows] == ["a", "b", "c", "d", "e", "f", "g_dw", "g_pw", "g", "h"]
 
 
 def test_conv_flops_count_multiply_adds_twice():
@@ -63,7 +72,7 @@ def test_pool_reports_each_pooling_both_passes():
     rows = table_rows(pool.main(["--quick", "--threads", "1"]))
     assert [(row[0], row[1]) for row in rows] == [
         (name, passname) for name in ("max 2x2 s2", "max 3x3 s2", "avg 2x2 s2")
-        for passname in ("forward", "forward+backward")
+        for passname in ("inference", "forward", "forward+backward")
     ]
 
 
@@ -106,3 +115,42 @@ def test_repeats_must_be_positive():
 
     with pytest.raises(SystemExit):
         pool.main(["--repeats", "0"])
+
+
+XEON_CPUINFO = """processor	: 0
+vendor_id	: GenuineIntel
+cpu family	: 6
+model		: 106
+model name	: Intel(R) Xeon(R) Processor
+flags		: fpu sse2 avx avx2 fma avx512f avx512dq avx512bw avx512vl avx512_vnni
+
+processor	: 1
+vendor_id	: GenuineIntel
+cpu family	: 6
+model		: 106
+model name	: Intel(R) Xeon(R) Processor
+flags		: fpu sse2 avx avx2 fma avx512f avx512dq avx512bw avx512vl avx512_vnni
+"""
+
+
+def test_header_tells_machines_apart_by_vendor_numbers_and_extensions():
+    # A virtual machine's model string can be this vague; family, model and extensions are not.
+    from benchmarks import common
+
+    info = common.cpu_info(XEON_CPUINFO)
+    assert info == {"model_name": "Intel(R) Xeon(R) Processor", "vendor": "GenuineIntel", "family": "6",
+                    "model": "106", "extensions": ["AVX2", "FMA", "AVX-512F", "AVX-512BW", "AVX-512VL",
+                                                   "AVX-512 VNNI"], "cpus": 2}
+    assert common.cpu_name(info) == ("Intel(R) Xeon(R) Processor (GenuineIntel family 6 model 106; "
+                                     "AVX2, FMA, AVX-512F, AVX-512BW, AVX-512VL, AVX-512 VNNI)")
+    assert common.machine_kind(info) == "Intel family 6 model 106, AVX-512"
+    avx2_only = XEON_CPUINFO.replace(" avx512f avx512dq avx512bw avx512vl avx512_vnni", "")
+    assert common.machine_kind(common.cpu_info(avx2_only)) == "Intel family 6 model 106, AVX2"
+
+
+def test_ratios_pair_the_rounds_and_report_their_spread():
+    from benchmarks import common
+
+    rounds = {"numba": [2.0, 3.0, 9.0], "torch": [4.0, 2.0, 10.0]}
+    assert common.round_ratios(rounds, "numba") == [0.5, 1.5, 0.9]
+    assert common.fmt_spread([0.5, 1.5, 0.9]) == "0.90x (0.50-1.50)"
