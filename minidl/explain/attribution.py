@@ -146,10 +146,12 @@ def find_layer(method, model, layer):
             raise ValueError(f"{method}: the layer {type(layer).__name__} is not a module of the model")
         return layer
     if not isinstance(layer, str) or layer not in names or layer == "":
-        close = difflib.get_close_matches(str(layer), [name for name in names if name], n=3)
-        hint = f"did you mean {' or '.join(close)}? " if close else ""
-        raise ValueError(f"{method}: the model has no layer {layer!r}; {hint}"
-                         "model.named_modules() lists its layers' names")
+        known = [name for name in names if name]
+        close = difflib.get_close_matches(str(layer), known, n=3)
+        hint = (f"did you mean {' or '.join(close)}?" if close else
+                f"its layers are {', '.join(known[:8])}{', ...' if len(known) > 8 else ''}")
+        raise ValueError(f"{method}: the model has no layer {layer!r}; {hint} "
+                         "(model.named_modules() lists their names)")
     return names[layer]
 
 
