@@ -29,6 +29,7 @@ __all__ = ["EXPERIMENTS", "run_experiment", "get_experiment"]
 # Name -> module of this package.
 EXPERIMENTS = {
     "four-cases": "transfer_four_cases",
+    "four-cases-fashion": "transfer_four_cases_fashion",
     "learning-curves": "transfer_learning_curves",
     "layer-probes": "transfer_layer_probes",
     "layer-rates": "transfer_layer_rates",

@@ -8,6 +8,10 @@ The domains (all offline):
   checkerboards, a rendering the source never saw.
 The target's images are the target dataset's own train and test draws (fixed seeds), never the
 source's test set.
+
+A pair of real image domains, for the experiments run with ``--data-root`` (Fashion-MNIST and
+MNIST files): the source ``small_vgg-fashion-mnist-a`` saw only Fashion-MNIST's classes 0-4; the
+similar target is classes 5-9 (``fashion-mnist-b``), the different one MNIST's digits.
 """
 
 import math
@@ -17,13 +21,18 @@ from minidl.cli.common import load_source
 from minidl.cli.target import prepare_target
 from minidl.transfer import finetune
 
-__all__ = ["SOURCE", "SIMILAR", "DIFFERENT", "RESNET_GROUPS", "epochs_for", "run_strategy", "markdown_table"]
+__all__ = ["SOURCE", "SIMILAR", "DIFFERENT", "FASHION", "GROUPS", "epochs_for", "run_strategy", "markdown_table"]
 
 SOURCE = "resnet20-synthetic-shapes"
 SIMILAR, DIFFERENT = "synthetic-shapes-new", "synthetic-shapes-outline"
-# ResNet-20's layer groups for layer-wise rates, from the input to the head: the stem with the
-# first stage, then one group per later stage, then the classifier.
-RESNET_GROUPS = [["conv1", "bn1", "layer1"], ["layer2"], ["layer3"], ["fc"]]
+FASHION = dict(source="small_vgg-fashion-mnist-a", similar="fashion-mnist-b", different="mnist")
+# The layer groups of layer-wise rates, from the input to the head: one per stage of the
+# network (ResNet-20's stem goes with its first stage), then the classifier.
+GROUPS = {
+    "resnet20": [["conv1", "bn1", "layer1"], ["layer2"], ["layer3"], ["fc"]],
+    "small_vgg": [[f"features.{kind}{stage}{half}" for half in "ab" for kind in ("conv", "bn")]
+                  for stage in (1, 2, 3)] + [["classifier"]],
+}
 BATCH_SIZE = 32
 
 
@@ -48,8 +57,7 @@ def run_strategy(strategy, dataset, labels_per_class=None, seed=0, test_limit=10
                                                seed=seed)
     epochs = epochs or epochs_for(len(train))
     lr = lr or (0.05 if strategy == "from-scratch" else 0.01)
-    # From scratch, nothing is pretrained: every layer learns at the head's rate.
-    groups = RESNET_GROUPS if model.architecture.startswith("resnet") else None
+    groups = GROUPS.get(model.architecture)
     result = finetune(model.model, train, test, strategy=strategy, epochs=epochs, lr=lr,
                       layer_lr_factor=layer_lr_factor, head_lr=head_lr, unfreeze_every=unfreeze_every,
                       groups=groups if strategy.startswith("fine-tune") else None, last_k=2, batch_size=BATCH_SIZE,
