@@ -23,19 +23,21 @@ integer class indices, one per image (an int stands for the same class for every
 attacks compute in float64 and return the input's type and dtype (a Tensor for a Tensor); the
 model runs in its own dtype (float32 for the shipped weights; ``model.double()`` for float64
 gradients). The model is put in evaluation mode for the attack (dropout off, batch norm with its
-running statistics) and its parameters receive no gradient; both are restored afterwards.
+running statistics) and its parameters receive no gradient; both are restored afterwards
+(``minidl.explain.attribution.inspecting``).
 
 ``minidl.explain.adversarial_fooling`` reaches a chosen class (CS231n's fooling images, Szegedy's
 minimal perturbation, Nguyen's images from noise); ``minidl.explain.adversarial_report`` measures
 attacks over a test set.
 """
 
-import contextlib
+import math
 
 import numpy as np
 
 from minidl import functional as F
 from minidl import nn
+from minidl.explain.attribution import inspecting
 from minidl.functional.checks import check_int, check_number
 from minidl.grad_mode import no_grad
 from minidl.random import get_generator
@@ -151,33 +153,11 @@ def pixel_model(model, normalize=None, where="pixel_model"):
     return PixelModel(model, normalize)
 
 
-@contextlib.contextmanager
-def attacking(model):
-    """Evaluation mode and no parameter gradients inside the block; both as they were after it.
-
-    An attack differentiates with respect to the image only: parameters that required
-    gradients would collect them (and change what a later optimiser step does), and dropout or
-    batch statistics in training mode would make every step see another network.
-    """
-    modes = [(module, module.training) for module in model.modules()]
-    flags = [(parameter, parameter.requires_grad) for parameter in model.parameters()]
-    model.eval()
-    for parameter, _ in flags:
-        parameter.requires_grad_(False)
-    try:
-        yield model
-    finally:
-        for module, training in modes:
-            module.training = training
-        for parameter, requires_grad in flags:
-            parameter.requires_grad_(requires_grad)
-
-
 def objective_gradient(net, images, objective):
     """The gradient of ``objective(logits)`` with respect to the pixels, and the logits.
 
     Args:
-        net: a PixelModel (in ``attacking`` mode).
+        net: a PixelModel, inside ``inspecting(net)`` (evaluation mode, no parameter gradients).
         images: float64 (N, C, H, W) pixels.
         objective: logits Tensor (N, K) -> a scalar Tensor that is a *sum* over the images, so the
             gradient of image i is that of its own term alone.
@@ -202,7 +182,7 @@ def predict(model, x, normalize=None, batch_size=256):
     """
     net = pixel_model(model, normalize, "predict")
     images = net.check_images("predict", x)
-    with attacking(net), no_grad():
+    with inspecting(net), no_grad():
         chunks = [np.asarray(F.softmax(net(Tensor(images[i:i + batch_size].astype(net.compute_dtype()))), dim=1),
                   dtype=np.float64) for i in range(0, len(images), batch_size)]
     probabilities = np.concatenate(chunks) if chunks else np.zeros((0, 1))
@@ -211,7 +191,7 @@ def predict(model, x, normalize=None, batch_size=256):
 
 def count_classes(net, images):
     """K, the number of class scores the model gives (a forward pass of one image)."""
-    with attacking(net), no_grad():
+    with inspecting(net), no_grad():
         return net(Tensor(images[:1].astype(net.compute_dtype()))).shape[1]
 
 
@@ -228,6 +208,21 @@ def check_classes(where, name, classes, count, num_classes):
         raise ValueError(f"{where}: {name} {bad} is out of range for a model of {num_classes} classes "
                          f"(expected 0 to {num_classes - 1})")
     return values
+
+
+def check_radius(where, eps):
+    """ε, the size of the perturbation: a finite number >= 0 (ε = 0 leaves the images as they are)."""
+    check_number(where, "eps", eps, minimum=0)
+    if not math.isfinite(eps):
+        raise ValueError(f"{where}: eps must be finite (pixels lie in [0, 1], so eps = 1 already allows any image), "
+                         f"got {eps}")
+
+
+def check_positive(where, name, value):
+    """A step size or weight: a finite number > 0."""
+    check_number(where, name, value, minimum=0)
+    if not 0 < value < math.inf:
+        raise ValueError(f"{where}: {name} must be a positive finite number, got {value}")
 
 
 def attack_labels(where, net, images, y, targeted, target):
@@ -255,9 +250,10 @@ def as_input_type(result, x):
 
 
 def project(images, adversarial, eps, norm):
-    """The point of the allowed set nearest ``adversarial``: ||x' - x|| <= ε and x' in [0, 1].
+    """``adversarial`` brought back into the allowed set: ||x' - x|| <= ε and x' in [0, 1].
 
-    L∞: r = clip(x' - x, -ε, ε) (the exact projection onto the intersection of two boxes). L2:
+    L∞: r = clip(x' - x, -ε, ε), then the box (together the exact projection onto the
+    intersection of the two boxes). L2:
     r <- r · min(1, ε / ||r||₂) per image, then the box; clipping to [0, 1] only shrinks each
     |r_i| (it moves x + r towards x, which lies in the box), so the result stays in the ball.
     Shapes: images and adversarial (N, C, H, W) float64; returns (N, C, H, W).
@@ -303,9 +299,9 @@ def fgsm(model, x, y, eps, targeted=False, target=None, normalize=None):
     """
     net = pixel_model(model, normalize, "fgsm")
     images = net.check_images("fgsm", x)
-    check_number("fgsm", "eps", eps, minimum=0)
+    check_radius("fgsm", eps)
     labels = attack_labels("fgsm", net, images, y, targeted, target)
-    with attacking(net):
+    with inspecting(net):
         gradient, _ = cross_entropy_gradient(net, images, labels)
     direction = -1.0 if targeted else 1.0
     return as_input_type(np.clip(images + direction * eps * np.sign(gradient), 0.0, 1.0), x)
@@ -335,10 +331,8 @@ def pgd(model, x, y, eps, alpha, steps, norm="linf", targeted=False, target=None
     """
     net = pixel_model(model, normalize, "pgd")
     images = net.check_images("pgd", x)
-    check_number("pgd", "eps", eps, minimum=0)
-    check_number("pgd", "alpha", alpha, minimum=0)
-    if alpha == 0:
-        raise ValueError("pgd: alpha must be positive, got 0")
+    check_radius("pgd", eps)
+    check_positive("pgd", "alpha", alpha)
     steps = check_int("pgd", "steps", steps, 1)
     if norm not in NORMS:
         raise ValueError(f"pgd: norm must be one of {', '.join(NORMS)}, got {norm!r}")
@@ -347,7 +341,7 @@ def pgd(model, x, y, eps, alpha, steps, norm="linf", targeted=False, target=None
     adversarial = project(images, images + _random_start(rng, images.shape, eps, norm), eps, norm) \
         if random_start else images.copy()
     direction = -1.0 if targeted else 1.0
-    with attacking(net):
+    with inspecting(net):
         for _ in range(steps):
             gradient, _ = cross_entropy_gradient(net, adversarial, labels)
             adversarial = project(images, adversarial + direction * alpha * steepest_direction(gradient, norm), eps,

@@ -26,9 +26,10 @@ import numpy as np
 
 from minidl import functional as F
 from minidl import optim
-from minidl.explain.adversarial import (as_input_type, attacking, check_classes, count_classes, objective_gradient,
-                                        pixel_model, steepest_direction)
-from minidl.functional.checks import check_int, check_number
+from minidl.explain.adversarial import (as_input_type, check_classes, check_positive, count_classes,
+                                        objective_gradient, pixel_model, steepest_direction)
+from minidl.explain.attribution import inspecting
+from minidl.functional.checks import check_int
 from minidl.grad_mode import no_grad
 from minidl.random import get_generator
 from minidl.tensor import Tensor
@@ -49,9 +50,8 @@ def _target_log_probabilities(targets):
 
 
 def _check_step(where, lr, max_iter):
-    check_number(where, "lr", lr, minimum=0)
-    if lr == 0:
-        raise ValueError(f"{where}: lr must be positive, got 0")
+    """The step length (> 0) and the most steps (>= 1) of a gradient ascent; returns max_iter."""
+    check_positive(where, "lr", lr)
     return check_int(where, "max_iter", max_iter, 1)
 
 
@@ -81,7 +81,7 @@ def make_fooling_image(model, x, target, lr=0.1, max_iter=200, normalize=None):
     targets = check_classes("make_fooling_image", "target", target, len(images),
                             count_classes(net, images) if len(images) else 0)
     fooling = images.copy()
-    with attacking(net):
+    with inspecting(net):
         for _ in range(max_iter):
             active = _predictions(net, fooling) != targets
             if not active.any():
@@ -130,16 +130,14 @@ def minimal_perturbation(model, x, target, c=1.0, search_steps=6, steps=100, lr=
     where = "minimal_perturbation"
     net = pixel_model(model, normalize, where)
     images = net.check_images(where, x)
-    check_number(where, "c", c, minimum=0)
-    if c == 0:
-        raise ValueError(f"{where}: c must be positive, got 0")
+    check_positive(where, "c", c)
     search_steps = check_int(where, "search_steps", search_steps, 1)
     steps = _check_step(where, lr, steps)
     targets = check_classes(where, "target", target, len(images), count_classes(net, images) if len(images) else 0)
     weight = np.full(len(images), float(c))
     lower, upper = np.zeros(len(images)), np.full(len(images), np.inf)   # c that reached l / that did not
     best, best_size = images.copy(), np.full(len(images), np.inf)
-    with attacking(net):
+    with inspecting(net):
         for _ in range(search_steps):
             reached = _penalty_descent(net, images, targets, weight, steps, lr, best, best_size)
             lower[reached], upper[~reached] = weight[reached], weight[~reached]
@@ -212,7 +210,7 @@ def fooling_from_noise(model, target, image_shape=None, confidence=0.99, lr=0.5,
     targets = check_classes(where, "target", np.atleast_1d(target), count, count_classes(net, blank))
     rng = get_generator() if seed is None else np.random.default_rng(seed)
     fooling = rng.uniform(0.0, 1.0, size=(count, *shape))
-    with attacking(net):
+    with inspecting(net):
         for _ in range(max_iter):
             active = _target_probabilities(net, fooling, targets) < confidence
             if not active.any():
