@@ -1,13 +1,16 @@
-"""LeNet-5 and a CIFAR ResNet-20, written once for both minidl.nn and torch.nn.
+"""LeNet-5, a CIFAR ResNet-20 and the small VGG, written once for both minidl.nn and torch.nn.
 
 minidl.nn follows torch.nn name for name, so each builder takes the ``nn`` module to build
 with: ``lenet5(minidl.nn)`` and ``lenet5(torch.nn)`` are the same network, with the same
-parameter names, so one's ``state_dict`` loads into the other. ResNet-20 is the model zoo's
-for minidl, with a PyTorch twin written here under the same names.
+parameter names, so one's ``state_dict`` loads into the other. ResNet-20 and the small VGG
+are the model zoo's for minidl, with PyTorch twins written here under the same names.
 """
+
+from collections import OrderedDict
 
 from minidl import nn as minidl_nn
 from minidl.zoo import cifar_resnet
+from minidl.zoo.small_vgg import small_vgg as zoo_small_vgg
 
 
 def lenet5(nn, activation="relu", pool="max"):
@@ -95,3 +98,42 @@ def resnet20_twin(nn, num_classes=10):
                              BasicBlock(out_channels, out_channels, 1))
 
     return ResNet20()
+
+
+def small_vgg(nn, num_classes=10, in_channels=1, widths=(16, 32, 64)):
+    """The zoo's small VGG (``minidl.zoo.small_vgg``) for (N, 1, 28, 28) digits -> (N, 10) scores.
+
+    With ``minidl.nn`` this is the zoo's model; with ``torch.nn`` the same network under the same
+    names: stages of conv 3x3 -> BN -> ReLU -> conv 3x3 -> BN -> ReLU -> max pool 2 (16, 32, 64
+    channels), then global average pooling, dropout 0.2 and a linear layer.
+    """
+    if nn is minidl_nn:
+        return zoo_small_vgg(num_classes=num_classes, in_channels=in_channels, widths=widths)
+    stages, channels = [], in_channels
+    for i, width in enumerate(widths, start=1):
+        stages += [
+            (f"conv{i}a", nn.Conv2d(channels, width, 3, padding=1, bias=False)),
+            (f"bn{i}a", nn.BatchNorm2d(width)),
+            (f"relu{i}a", nn.ReLU()),
+            (f"conv{i}b", nn.Conv2d(width, width, 3, padding=1, bias=False)),
+            (f"bn{i}b", nn.BatchNorm2d(width)),
+            (f"relu{i}b", nn.ReLU()),
+            (f"pool{i}", nn.MaxPool2d(2)),
+        ]
+        channels = width
+
+    class SmallVGG(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(OrderedDict(stages))
+            self.classifier = nn.Sequential(OrderedDict([
+                ("pool", nn.AdaptiveAvgPool2d(1)),
+                ("flatten", nn.Flatten()),
+                ("dropout", nn.Dropout(0.2)),
+                ("fc", nn.Linear(channels, num_classes)),
+            ]))
+
+        def forward(self, x):
+            return self.classifier(self.features(x))
+
+    return SmallVGG()

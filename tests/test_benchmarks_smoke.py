@@ -88,6 +88,17 @@ def test_train_step_models_agree_across_frameworks():
         np.testing.assert_allclose(losses, losses[0], rtol=1e-4)
 
 
+def test_inference_runs_every_model_and_the_frameworks_agree():
+    from benchmarks import inference
+
+    rows = table_rows(inference.main(["--quick", "--threads", "1"]))
+    assert [row[0] for row in rows] == ["LeNet-5 (ReLU, max pool)", "LeNet-5 (tanh, avg pool)", "ResNet-20",
+                                        "small VGG"]
+    for row in rows:
+        # The same weights and images give the same class scores, to float32 rounding.
+        assert float(row[-1]) < 1e-4
+
+
 def test_memory_measures_a_rise_in_its_own_process():
     from benchmarks import memory
 

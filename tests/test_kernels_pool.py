@@ -111,6 +111,21 @@ def test_max_pool2d_fast_equals_reference(config, kind, seed, dtype, atol):
                                rtol=0, atol=atol)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@given(config=configs(), kind=kinds, seed=seeds)
+@example(config=OVERLAPPING, kind="ties", seed=0)
+@example(config=CEIL_OVERHANG, kind="special", seed=0)
+@example(config=DILATED_PADDED, kind="special", seed=1)
+def test_max_pool2d_values_twins_equal_the_pooling_with_switches(config, kind, seed, dtype):
+    # Inference pools without switches: both twins give max_pool2d's values exactly (NaN where NaN).
+    x = values(config.x_shape, kind, seed, dtype)
+    expected, _ = pool_kernels.max_pool2d.reference(x, *config.max_args())
+    for version in (pool_kernels.max_pool2d_values.fast, pool_kernels.max_pool2d_values.reference):
+        out = version(x, *config.max_args())
+        assert out.dtype == dtype
+        np.testing.assert_array_equal(out, expected)
+
+
 def test_max_pool2d_fast_switches_follow_the_tie_and_padding_rules():
     inf, nan = np.inf, np.nan
     x = np.array([[[[-inf, -inf, 2.0],

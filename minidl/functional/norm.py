@@ -21,7 +21,17 @@ from minidl.tensor import Tensor
 
 __all__ = ["batch_norm", "group_norm", "layer_norm"]
 
-BatchNorm = from_pair("BatchNorm", batch_norm_forward, batch_norm_backward)
+
+class BatchNorm(from_pair("BatchNorm", batch_norm_forward, batch_norm_backward)):
+    """Autograd wrapper of ``batch_norm_forward/backward``: when nothing will be differentiated
+    (``minidl.no_grad()``, or no input that requires a gradient) the forward pass computes
+    the output alone, without the normalised input that backward would need."""
+
+    @classmethod
+    def forward(cls, ctx, *arrays, **options):
+        return super().forward(ctx, *arrays, for_backward=any(ctx.needs_input_grad), **options)
+
+
 GroupNorm = from_pair("GroupNorm", group_norm_forward, group_norm_backward)
 LayerNorm = from_pair("LayerNorm", layer_norm_forward, layer_norm_backward)
 

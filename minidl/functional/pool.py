@@ -15,6 +15,7 @@ from minidl.layers.pool import (
     avg_pool2d_forward,
     max_pool2d_backward,
     max_pool2d_forward,
+    max_pool2d_inference,
     max_unpool2d_backward,
     max_unpool2d_forward,
 )
@@ -26,15 +27,20 @@ __all__ = ["max_pool2d", "max_unpool2d", "avg_pool2d", "adaptive_avg_pool2d", "g
 class MaxPool2d(from_pair("MaxPool2d", max_pool2d_forward, max_pool2d_backward)):
     """Autograd wrapper of ``max_pool2d_forward/backward`` that also hands back the switches.
 
-    ``apply`` returns (out, switches): the switches (the first entry of the cache) come back as
-    an int64 Tensor without gradient, as PyTorch's ``return_indices=True`` does.
+    ``apply(x, return_indices=..., **options)`` returns (out, switches) when the switches were
+    asked for: an int64 Tensor without gradient, as PyTorch's ``return_indices=True`` gives.
+    When nothing will be differentiated (``minidl.no_grad()``, or an input that does not
+    require a gradient) and the switches were not asked for, the forward pass does not look
+    for them at all (``max_pool2d_inference``) and ``apply`` returns out alone.
     """
 
     @classmethod
-    def forward(cls, ctx, x, **options):
+    def forward(cls, ctx, x, return_indices=False, **options):
+        if not return_indices and not any(ctx.needs_input_grad):
+            return max_pool2d_inference(x, **options)
         out = super().forward(ctx, x, **options)
         switches, _ = ctx.cache
-        return out, switches
+        return (out, switches) if return_indices else out
 
 
 MaxUnpool2d = from_pair("MaxUnpool2d", max_unpool2d_forward, max_unpool2d_backward)
@@ -91,9 +97,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     """
     _check_input("max_pool2d", input)
     kernel, stride, padding, dilation = _window_args("max_pool2d", kernel_size, stride, padding, dilation)
-    out, indices = MaxPool2d.apply(input, kernel_size=kernel, stride=stride, padding=padding, dilation=dilation,
-                                   ceil_mode=bool(ceil_mode))
-    return (out, indices) if return_indices else out
+    return MaxPool2d.apply(input, return_indices=bool(return_indices), kernel_size=kernel, stride=stride,
+                           padding=padding, dilation=dilation, ceil_mode=bool(ceil_mode))
 
 
 def _unpool_size(input, kernel, stride, padding, output_size):

@@ -236,7 +236,72 @@ def max_pool2d_backward_fast(dout, switches, x_shape):
     return dx.reshape(x_shape)
 
 
+def max_pool2d_values_reference(x, kernel, stride, padding, dilation, out_hw):
+    """Max pooling without switches, in vectorised NumPy: what inference runs, where no
+    backward pass will ask where the maxima came from.
+
+    out[n, c, y, x] = max over i, j of xp[n, c, y*SH + i*DH, x*SW + j*DW], xp padded with
+    -inf; the same numbers as ``max_pool2d_reference``'s out (a NaN in a window makes its
+    maximum NaN).
+
+    Args:
+        x: (N, C, H, W) input.
+        kernel, stride, padding, dilation: pairs (vertical, horizontal).
+        out_hw: (H', W'); every window must hold at least one input element.
+    Returns:
+        out: (N, C, H', W').
+    """
+    extra = _overhang(x.shape[2:], kernel, stride, padding, dilation, out_hw)
+    windows = sliding_windows(_pad_for_windows(x, padding, extra, -np.inf), kernel, stride, dilation, out_hw)
+    return windows.max(axis=(2, 3))
+
+
+@njit(cache=True, nogil=True)
+def _max_pool2d_values_planes(x, out, kh, kw, sh, sw, ph, pw, dh, dw, start, stop):
+    """Fill out (planes, H', W') with the window maxima of x (planes, H, W), planes [start, stop).
+
+    Tap by tap, as ``_max_pool2d_planes`` but without switches: the value tap (i, j) reads in
+    every window, xp[y*SH + i*DH, x*SW + j*DW] of the -inf padded plane xp, is gathered into
+    one contiguous vector, and the running maxima of all H'*W' outputs take the larger of the
+    two in one select per element, which the compiler runs several per instruction. A NaN wins
+    once and then stays (nothing is larger than NaN, and NaN is only replaced by NaN), as in
+    ``np.max``.
+    """
+    h, w = x.shape[1:]
+    oh, ow = out.shape[1:]
+    outputs = oh * ow
+    hp = max(h + 2 * ph, (oh - 1) * sh + dh * (kh - 1) + 1)
+    wp = max(w + 2 * pw, (ow - 1) * sw + dw * (kw - 1) + 1)
+    padded = hp > h or wp > w
+    xp = np.full((hp, wp) if padded else (0, 0), -np.inf, x.dtype)
+    values = np.empty(outputs, x.dtype)
+    for plane in range(start, stop):
+        if padded:
+            xp[ph:ph + h, pw:pw + w] = x[plane]
+        source = xp if padded else x[plane]
+        best = out[plane].reshape(outputs)
+        best[:] = -np.inf
+        for i in range(kh):
+            for j in range(kw):
+                for y in range(oh):
+                    source_row = source[y * sh + i * dh]
+                    for x_out in range(ow):
+                        values[y * ow + x_out] = source_row[x_out * sw + j * dw]
+                for k in range(outputs):
+                    value, current = values[k], best[k]
+                    best[k] = value if (value > current) | (value != value) else current
+
+
+def max_pool2d_values_fast(x, kernel, stride, padding, dilation, out_hw):
+    """``max_pool2d_values_reference`` as compiled loops, blocks of (n, c) planes shared among threads."""
+    out = np.empty((*x.shape[:2], *out_hw), dtype=x.dtype)
+    launch(__file__, _max_pool2d_values_planes, x.shape[0] * x.shape[1], out.size, _planes(x), _planes(out),
+           *kernel, *stride, *padding, *dilation)
+    return out
+
+
 max_pool2d = dispatch(max_pool2d_reference, max_pool2d_fast)
+max_pool2d_values = dispatch(max_pool2d_values_reference, max_pool2d_values_fast)
 max_pool2d_backward = dispatch(max_pool2d_backward_reference, max_pool2d_backward_fast)
 
 

@@ -26,7 +26,8 @@ import numpy as np
 from minidl import kernels
 
 
-def batch_norm_forward(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+def batch_norm_forward(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5,
+                       for_backward=True):
     """Normalise each channel of ``x``, then scale by gamma and shift by beta.
 
     Args:
@@ -40,10 +41,14 @@ def batch_norm_forward(x, gamma, beta, running_mean, running_var, training, mome
         training: use batch statistics (True) or the running ones (False).
         momentum: weight of the newest batch in the running estimates.
         eps: added to the variance so that a constant channel does not divide by zero.
+        for_backward: False when no backward pass will follow (``minidl.no_grad``): then xhat
+            is neither computed nor kept, and the cache is None.
     Returns:
-        out: same shape as x.
+        out: same shape as x, (x - mean) * (gamma / std) + beta computed in one pass, so that
+            inference and training give the same numbers to the last bit.
         cache: (xhat, std, gamma, has_beta, training) with xhat the normalised input (x's
-            shape), std = sqrt(var + eps) of shape (C,) and has_beta whether beta was given.
+            shape), std = sqrt(var + eps) of shape (C,) and has_beta whether beta was given;
+            None when for_backward is False.
     """
     if training:
         mean, var = kernels.channel_moments(x)  # biased var (divides by M): this batch's own
@@ -59,12 +64,11 @@ def batch_norm_forward(x, gamma, beta, running_mean, running_var, training, mome
         var = running_var.astype(x.dtype, copy=False)
     std = np.sqrt(var + eps)
     zeros = np.zeros_like(std)
-    xhat = kernels.channel_affine(x, mean, 1 / std, zeros)  # (x - mean) / std, one pass
-    if gamma is None and beta is None:
-        out = xhat
-    else:
-        out = kernels.channel_affine(xhat, zeros, np.ones_like(std) if gamma is None else gamma,
-                                     zeros if beta is None else beta)
+    out = kernels.channel_affine(x, mean, 1 / std if gamma is None else gamma / std, zeros if beta is None else beta)
+    if not for_backward:
+        return out, None
+    # Without gamma and beta, out is xhat itself, by the same formula.
+    xhat = out if gamma is None and beta is None else kernels.channel_affine(x, mean, 1 / std, zeros)
     return out, (xhat, std, gamma, beta is not None, training)
 
 

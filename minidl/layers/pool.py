@@ -74,6 +74,24 @@ def max_pool2d_forward(x, kernel_size, stride, padding=(0, 0), dilation=(1, 1), 
     return out, (switches, x.shape)
 
 
+def max_pool2d_inference(x, kernel_size, stride, padding=(0, 0), dilation=(1, 1), ceil_mode=False):
+    """Forward pass of 2-D max pooling when no backward pass will follow (``minidl.no_grad``).
+
+    The same out as ``max_pool2d_forward``, bit for bit, without the switches: only the
+    gradient needs to know where each maximum came from, so inference skips finding out
+    (``pool_kernels.max_pool2d_values``).
+
+    Args:
+        as ``max_pool2d_forward``.
+    Returns:
+        out: (N, C, H', W').
+    """
+    h, w = x.shape[2:]
+    out_hw = kernels.output_size("max_pool2d", (h, w), kernel_size, stride, padding, dilation, ceil_mode)
+    _check_every_window_holds_input((h, w), kernel_size, stride, padding, dilation, out_hw)
+    return pool_kernels.max_pool2d_values(x, kernel_size, stride, padding, dilation, out_hw)
+
+
 def max_pool2d_backward(dout, cache):
     """Backward pass of ``max_pool2d_forward``.
 
