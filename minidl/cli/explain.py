@@ -74,7 +74,7 @@ def run(args):
         raise UsageError(f"--target {target} is out of range: {args.source} has {len(classes)} classes (0 to "
                          f"{len(classes) - 1})")
     methods = METHODS if args.method == "all" else (args.method,)
-    layer = _layer(model, args.layer) if "gradcam" in methods else None
+    layer = _layer(model, args.layer, x) if "gradcam" in methods else None
     out = args.out or os.path.join("runs", f"{time.strftime('%Y%m%d-%H%M%S')}-explain-"
                                            f"{os.path.basename(os.path.normpath(args.source))}-{described['name']}")
     print(f"explaining {args.source} on {described['text']}: predicted {_name(classes, predicted)} "
@@ -150,10 +150,10 @@ def _normalise(pixels, normalize):
     return transforms.Normalize(normalize["mean"], normalize["std"])(pixels).astype(np.float32)
 
 
-def _layer(model, name):
-    """Grad-CAM's layer: ``name`` if the model has it, else its last convolution."""
+def _layer(model, name, x):
+    """Grad-CAM's layer: ``name`` if the model has it, else the last convolution it runs on ``x``."""
     if name is None:
-        return last_conv_layer(model)
+        return last_conv_layer(model, x)
     try:
         LayerGradCam(model, name)
     except ValueError as error:

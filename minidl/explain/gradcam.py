@@ -24,20 +24,37 @@ fine detail from the first, class-specific location from the second.
 import numpy as np
 
 from minidl import functional as F
-from minidl.explain.attribution import Attribution, check_inputs, find_layer, target_gradient
+from minidl.explain.attribution import Attribution, check_inputs, find_layer, inspecting, target_gradient
 from minidl.explain.guided_backprop import GuidedBackprop
+from minidl.grad_mode import no_grad
 from minidl.nn import Conv2d
 from minidl.tensor import Tensor
 
 __all__ = ["LayerGradCam", "LayerAttribution", "GuidedGradCam", "last_conv_layer"]
 
 
-def last_conv_layer(model):
-    """The dotted name of the model's last Conv2d (in ``named_modules`` order): Grad-CAM's usual layer."""
-    names = [name for name, module in model.named_modules() if isinstance(module, Conv2d)]
-    if not names:
+def last_conv_layer(model, inputs=None):
+    """The dotted name of the model's last Conv2d: Grad-CAM's usual layer.
+
+    Without ``inputs``, the last in ``named_modules`` order. With ``inputs`` (a batch the model
+    takes), the last one that the forward pass runs in evaluation mode: GoogLeNet's auxiliary
+    classifiers, for example, come last in the order of the modules but do not run then.
+    """
+    convolutions = [(name, module) for name, module in model.named_modules() if isinstance(module, Conv2d)]
+    if not convolutions:
         raise ValueError(f"last_conv_layer: {type(model).__name__} has no Conv2d layer; name the layer to use")
-    return names[-1]
+    if inputs is None:
+        return convolutions[-1][0]
+    ran = []
+    handles = [module.register_forward_hook(lambda m, args, output, name=name: ran.append(name))
+               for name, module in convolutions]
+    try:
+        with inspecting(model), no_grad():
+            model(Tensor(inputs))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return ran[-1]
 
 
 class LayerAttribution:

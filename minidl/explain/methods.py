@@ -12,7 +12,7 @@ mean image):
     deconvnet   the deconvnet rule (Deconvolution)
     occlusion   a square window of side max(2, min(H, W) // 7) over every channel, stride half
                 the side, covered with 0 (the mean image) (Occlusion)
-    gradcam     ReLU(Grad-CAM) at ``layer`` (default: the last Conv2d), upsampled bilinearly to
+    gradcam     ReLU(Grad-CAM) at ``layer`` (default: the last Conv2d run), upsampled bilinearly to
                 (H, W) as in the paper (LayerGradCam, LayerAttribution.interpolate)
     ig          integrated gradients from the 0 image, 50 Gauss-Legendre steps (IntegratedGradients)
     smoothgrad  |dS/dx| averaged over 25 copies with noise of sigma 15% of the batch's value
@@ -76,7 +76,7 @@ def explain(model, x, method, target, layer=None):
         return Occlusion(model).attribute(inputs, (channels, side, side), strides=(channels, stride, stride),
                                           baselines=0.0, target=target, perturbations_per_eval=copies)
     if method == "gradcam":
-        cam = LayerGradCam(model, last_conv_layer(model) if layer is None else layer).attribute(
+        cam = LayerGradCam(model, last_conv_layer(model, inputs[:1]) if layer is None else layer).attribute(
             inputs, target=target, relu_attributions=True)
         return LayerAttribution.interpolate(cam, inputs.shape[2:], "bilinear")
     if method == "ig":
