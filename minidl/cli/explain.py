@@ -6,13 +6,13 @@
 
 SOURCE is a pretrained name or a ``minidl train`` run. The image is test image ``--index`` of
 ``--dataset`` (default: the source's dataset; the built-in MNIST subset for a model trained on
-MNIST), resized to the model's size and normalised as in training, or ``--image FILE`` (a PNG of
-the model's size and channels, values in [0, 1]). ``--target`` is the class to explain (default:
-the predicted one); the scores explained are logits. Each method (``minidl.explain.methods``)
-writes ``<method>.png``: its map blended over the image, with a colour bar. ``--method all``
-also writes ``methods.png`` (the maps side by side), and every run writes ``explain.json``
-(the prediction, the target, each method's time and map statistics), ``explain.md`` (the
-same, to read) and ``attributions.npz`` (the maps).
+MNIST), resized to the model's size and normalised as in training, or ``--image FILE`` (a PNG
+of the model's size and channels; a grey picture saved in colour counts as grey). ``--target``
+is the class to explain (default: the predicted one); the scores explained are logits. Each
+method (``minidl.explain.methods``) writes ``<method>.png``: its map blended over the image,
+with a colour bar. ``--method all`` also writes ``methods.png`` (the maps side by side), and
+every run writes ``explain.json`` (the prediction, the target, each method's time and map
+statistics), ``explain.md`` (the same, to read) and ``attributions.npz`` (the maps).
 """
 
 import io
@@ -134,7 +134,8 @@ def _image(source, args):
 
 
 def _read_png(path):
-    """A PNG file as (C, H, W) floats in [0, 1]: grey (1 channel) or RGB (3); alpha dropped."""
+    """A PNG file as (C, H, W) floats in [0, 1]: grey (1 channel) or RGB (3). Alpha is dropped, and
+    an RGB picture whose three channels are equal (a grey image saved in colour) is grey."""
     try:
         picture = matplotlib_image.imread(path)
     except (OSError, ValueError, SyntaxError) as error:
@@ -143,7 +144,8 @@ def _read_png(path):
         picture = picture / np.iinfo(picture.dtype).max
     if picture.ndim == 2:
         return picture[None]
-    return picture[..., :3].transpose(2, 0, 1)
+    colour = picture[..., :3].transpose(2, 0, 1)
+    return colour[:1] if np.array_equal(colour[0], colour[1]) and np.array_equal(colour[0], colour[2]) else colour
 
 
 def _normalise(pixels, normalize):
