@@ -28,7 +28,8 @@ from minidl.cli.common import UsageError
 __all__ = ["main", "build_parser", "COMMANDS", "UsageError"]
 
 # The commands, in the order ``minidl --help`` lists them: each the name of a module here.
-COMMANDS = ("gradcheck", "train", "evaluate", "summary", "finetune", "probe", "experiment", "explain", "attack")
+COMMANDS = ("gradcheck", "train", "evaluate", "summary", "finetune", "probe", "experiment", "explain", "attack",
+            "assignment", "grade")
 
 
 class _Parser(argparse.ArgumentParser):
