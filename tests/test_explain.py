@@ -79,7 +79,8 @@ class SharedReLU(nn.Module):
 
     def __init__(self, rng):
         super().__init__()
-        self.relu, self.fc1, self.fc2 = nn.ReLU(), linear(rng.standard_normal((6, 5))), linear(rng.standard_normal((1, 6)))
+        self.relu = nn.ReLU()
+        self.fc1, self.fc2 = linear(rng.standard_normal((6, 5))), linear(rng.standard_normal((1, 6)))
 
     def forward(self, x):
         return self.fc2(self.relu(self.fc1(self.relu(x))))

@@ -55,7 +55,8 @@ def test_one_method_for_a_chosen_class_and_layer_from_a_png(tmp_path, capsys):
     (["--target", "5"], "minidl explain: --target 5 is out of range: lenet5-synthetic-shapes has 5 classes (0 to 4)"),
     (["--method", "gradcam", "--layer", "features.conv3"],
      "minidl explain: --layer: LayerGradCam: the model has no layer 'features.conv3'; did you mean features.conv2 or "),
-    (["--index", "2000"], "minidl explain: --index 2000 is out of range: the synthetic-shapes test split has 2000 images"),
+    (["--index", "2000"],
+     "minidl explain: --index 2000 is out of range: the synthetic-shapes test split has 2000 images"),
     (["--dataset", "builtin"], "minidl explain: lenet5-synthetic-shapes takes 3-channel images but builtin's have 1"),
     (["--image", "wide.png"], "minidl explain: {tmp}/wide.png is a 3x32x40 image (channels x height x width); "
                               "lenet5-synthetic-shapes takes 3x32x32"),
