@@ -2,9 +2,12 @@
 
 import json
 
+import numpy as np
 import pytest
 
+from minidl.checkpoint import load_checkpoint
 from minidl.cli import main
+from minidl.zoo import load_pretrained
 
 
 def test_finetune_writes_a_run_folder_that_evaluate_reads(tmp_path, capsys):
@@ -20,6 +23,18 @@ def test_finetune_writes_a_run_folder_that_evaluate_reads(tmp_path, capsys):
     capsys.readouterr()
     assert main(["evaluate", str(out)]) == 0
     assert "accuracy" in capsys.readouterr().out
+
+
+def test_gradual_unfreezing_from_the_command_line_keeps_the_body_until_its_epoch(tmp_path):
+    out = tmp_path / "gradual"
+    assert main(["finetune", "lenet5-mnist", "--dataset", "builtin", "--labels-per-class", "5", "--epochs", "2",
+                 "--unfreeze-every", "2", "--test-limit", "50", "--no-progress", "--out", str(out)]) == 0
+    settings = json.loads((out / "metrics.json").read_text())["settings"]
+    assert settings["unfreeze_every"] == 2 and settings["strategy"] == "fine-tune-all"
+    # Two epochs, one group more every two: only the head trained; the body is the source's, bit for bit.
+    trained, source = load_checkpoint(out / "checkpoint.npz")["model"], load_pretrained("lenet5-mnist").state_dict()
+    assert all(np.array_equal(trained[k], source[k]) for k in source if k.startswith("features"))
+    assert not np.array_equal(trained["classifier.fc1.weight"], source["classifier.fc1.weight"])
 
 
 @pytest.mark.parametrize("strategy", ["linear-probe", "feature-extractor", "fine-tune-last-k", "from-scratch"])
@@ -50,6 +65,9 @@ def test_probe_writes_the_table_and_the_plot(tmp_path, capsys):
     (["probe", "lenet5-mnist", "--dataset", "builtin", "--layers", "conv9"], "has no layer 'conv9'"),
     (["finetune", "lenet5-mnist", "--dataset", "builtin", "--labels-per-class", "0"], "must be >= 1"),
     (["finetune", "lenet5-mnist", "--dataset", "builtin", "--lr", "inf"], "must be a positive number"),
+    (["finetune", "lenet5-mnist", "--dataset", "builtin", "--unfreeze-every", "0"], "--unfreeze-every must be >= 1"),
+    (["finetune", "lenet5-mnist", "--dataset", "builtin", "--strategy", "feature-extractor", "--unfreeze-every", "2"],
+     "unfreeze_every applies to the fine-tune-all strategy"),
 ])
 def test_mistakes_are_one_line_and_exit_status_2(argv, message, capsys, tmp_path):
     assert main(argv + ["--out", str(tmp_path / "never")]) == 2
