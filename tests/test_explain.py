@@ -5,7 +5,7 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import minidl as md
@@ -337,6 +337,25 @@ def test_occlusion_of_images_covers_the_edges_and_matches_a_loop(rng):
                 total[:, :, i:i + 3, j:j + 3] += (scores(x) - scores(covered))[:, None, None, None]
                 count[:, i:i + 3, j:j + 3] += 1
     np.testing.assert_allclose(got.numpy(), total / count, rtol=1e-12)
+
+
+@settings(max_examples=12)
+@given(size=st.integers(1, 9), window=st.integers(1, 9), stride=st.integers(1, 9), seed=st.integers(0, 2 ** 16))
+def test_occlusion_is_the_mean_drop_of_the_windows_covering_each_element(size, window, stride, seed):
+    assume(window <= size and (stride <= window or window == size))
+    rng = np.random.default_rng(seed)
+    w, x, baseline = rng.standard_normal((1, 1, size)), rng.standard_normal((1, 1, 1, size)), rng.standard_normal()
+    total, count = np.zeros(size), np.zeros(size)
+    start = 0
+    while True:                          # windows move by the stride until one reaches the end
+        drop = np.sum(w[0, 0, start:start + window] * (x[0, 0, 0, start:start + window] - baseline))
+        total[start:start + window] += drop
+        count[start:start + window] += 1
+        if start + window >= size:
+            break
+        start += stride
+    got = Occlusion(Weighted(w)).attribute(x, (1, 1, window), strides=(1, 1, stride), baselines=baseline)
+    np.testing.assert_allclose(got.numpy()[0, 0, 0], total / count, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("window, stride, message", [
