@@ -34,6 +34,8 @@ EXPERIMENTS = {
     "layer-probes": "transfer_layer_probes",
     "layer-rates": "transfer_layer_rates",
     "convergence": "transfer_convergence",
+    "explain-localisation": "explain_localisation",
+    "explain-sanity": "explain_sanity",
 }
 
 
