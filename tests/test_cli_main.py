@@ -22,13 +22,23 @@ def test_python_dash_m_minidl_runs_the_command_line():
     assert (done.returncode, done.stdout, done.stderr) == (0, f"minidl {minidl.__version__}\n", "")
 
 
+def minimal_arguments(subparser):
+    """The shortest argument list ``subparser`` accepts: each required argument with an allowed value."""
+    argv = []
+    for action in subparser._actions:
+        if action.required or (not action.option_strings and action.nargs not in ("?", "*")):
+            value = str(next(iter(action.choices))) if action.choices else "lenet5"
+            argv += [action.option_strings[0], value] if action.option_strings else [value]
+    return argv
+
+
 def test_every_command_is_a_module_with_a_parser_and_a_run_function():
     parser = cli.build_parser()
+    subparsers = next(action for action in parser._actions if action.dest == "command").choices
+    assert list(subparsers) == list(cli.COMMANDS)
     for name in cli.COMMANDS:
         module = sys.modules[f"minidl.cli.{name}"]
-        required = {"summary": ["lenet5"], "evaluate": ["run/checkpoint.npz"],
-                    "finetune": ["lenet5-mnist", "--dataset", "builtin"], "probe": ["lenet5-mnist", "--dataset", "builtin"]}
-        args = parser.parse_args([name, *required.get(name, [])])
+        args = parser.parse_args([name, *minimal_arguments(subparsers[name])])
         assert args.command == name and args.run is module.run
 
 
