@@ -29,7 +29,7 @@ __all__ = ["main", "build_parser", "COMMANDS", "UsageError"]
 
 # The commands, in the order ``minidl --help`` lists them: each the name of a module here.
 COMMANDS = ("gradcheck", "train", "evaluate", "summary", "finetune", "probe", "experiment", "explain", "attack",
-            "assignment", "grade")
+            "assignment", "grade", "visualize")
 
 
 class _Parser(argparse.ArgumentParser):
