@@ -1,8 +1,9 @@
-"""Pictures of a training run, written as PNG files: learning curves, confusion matrix, filters.
+"""Pictures of a training run, written as PNG files: learning curves and the confusion matrix.
 
     plot_curves(history, "run/curves.png", title="lenet5 on MNIST")   # the history that fit returns
     plot_confusion(matrix, dataset.classes, "run/confusion.png", title="test set")
-    plot_filters(model.features[0].weight, "run/filters.png")
+
+(A model's filters are drawn by ``minidl.visualize.filters``, with the other views inside a network.)
 
 The figures are drawn with matplotlib's Agg renderer, which needs no display (servers, CI), and
 never go through ``pyplot``, so nothing here changes the backend or the figures of a notebook.
@@ -10,18 +11,14 @@ Each file is written atomically: a half-written PNG never replaces a good one. E
 returns the matplotlib ``Figure`` it drew, to look at in a notebook or to change and save again.
 """
 
-import math
-
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.cm import ScalarMappable
-from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from minidl.files import atomic_write
 
-__all__ = ["plot_curves", "plot_confusion", "plot_filters", "save_figure"]
+__all__ = ["plot_curves", "plot_confusion", "save_figure"]
 
 
 def save_figure(figure, path):
@@ -88,54 +85,6 @@ def plot_confusion(matrix, class_names, path, title=None):
     correct, total = int(np.trace(matrix)), int(matrix.sum())
     accuracy = f"accuracy {correct / max(total, 1):.4f} ({correct:,} of {total:,})"
     axes.set(xlabel="predicted class", ylabel="true class", title=f"{title}\n{accuracy}" if title else accuracy)
-    save_figure(figure, path)
-    return figure
-
-
-def plot_filters(weight, path, title=None):
-    """Show convolution filters, weight (F, C, kh, kw), as a grid of small images on one colour scale.
-
-    Every weight of every filter is coloured on the same scale, symmetric around 0: from -m to
-    +m with m the largest absolute weight. Grey filters (C = 1), and each input channel of
-    filters with C other than 3 (one row of channels per filter), use a diverging colour map:
-    white is 0, red positive, blue negative. A colour filter (C = 3) is one RGB image whose
-    channels go from 0 at -m to 1 at +m, so mid-grey is 0 everywhere. One shared scale lets
-    the filters be compared: a filter that barely changed from its small initial weights looks
-    faint, and an edge detector shows its sign. (Stretching each filter to its own range would
-    make every filter look equally strong.) A colour bar gives the scale; ``title`` (e.g. the
-    layer's name) heads the figure.
-    """
-    weight = np.asarray(weight, dtype=np.float64)   # a Tensor or an ndarray
-    if weight.ndim != 4:
-        raise ValueError(f"plot_filters: expected a conv weight of shape (F, C, kh, kw), got shape {weight.shape}")
-    largest = float(np.abs(weight).max()) if weight.size else 0.0
-    limit = largest if largest > 0 else 1.0   # all-zero filters: any symmetric scale shows them as 0
-    filters, channels = weight.shape[:2]
-    scale = ScalarMappable(norm=Normalize(-limit, limit), cmap="gray" if channels == 3 else "RdBu_r")
-    if channels == 3:
-        # One RGB tile per filter (kh, kw, 3): -limit -> 0, 0 -> 0.5, +limit -> 1 in each channel.
-        tiles = list(np.clip(0.5 + weight.transpose(0, 2, 3, 1) / (2 * limit), 0, 1))
-        options = {}
-    else:
-        # One tile per filter and input channel, in rows of channels (one tile a row for C = 1).
-        tiles = list(weight.reshape(filters * channels, *weight.shape[2:]))
-        options = {"cmap": scale.get_cmap(), "norm": scale.norm}
-    if channels in (1, 3):
-        columns = math.ceil(math.sqrt(filters))
-        rows = math.ceil(filters / columns)
-    else:
-        rows, columns = filters, channels
-    figure = Figure(figsize=(max(1.2 * columns + 1.5, 4.5), 1.2 * rows + 1.0), layout="constrained")
-    grid = figure.subplots(rows, columns, squeeze=False)
-    for index, axes in enumerate(grid.flat):
-        axes.set_axis_off()
-        if index < len(tiles):
-            axes.imshow(tiles[index], interpolation="nearest", **options)
-    label = "weight (each of R, G, B)" if channels == 3 else "weight"
-    figure.colorbar(scale, ax=grid, shrink=0.8, label=label)
-    shape = "x".join(str(n) for n in weight.shape[1:])
-    heading = f"{filters} filters of {shape}\none colour scale, 0 is {'mid-grey' if channels == 3 else 'white'}"
-    figure.suptitle(f"{title}: {heading}" if title else heading, fontsize="medium")
     save_figure(figure, path)
     return figure
 

@@ -182,7 +182,8 @@ def resolve_config(args):
 
 def run(args):
     # matplotlib takes a while to import: only the commands that draw load it.
-    from minidl.plots import plot_confusion, plot_curves, plot_filters
+    from minidl.plots import plot_confusion, plot_curves
+    from minidl.visualize import filters
 
     started = time.perf_counter()
     config = resolve_config(args)
@@ -251,7 +252,7 @@ def run(args):
     first_filters = first_conv_weight(model)
     if first_filters is not None:   # every zoo model is a CNN; a model without convolutions has none to show
         name, weight = first_filters
-        plot_filters(weight, os.path.join(out, "filters.png"), title=f"{config['model']} {name}")
+        filters(weight, os.path.join(out, "filters.png"), title=f"{config['model']} {name}")
     print(f"test accuracy {test_accuracy:.4f} (loss {test_loss:.4f}) after {metrics['time_s']:.0f} s; wrote {out}")
     return 0
 
