@@ -350,6 +350,8 @@ def test_evaluate_attack_runs_every_method_and_the_table_and_figure_show_them(mn
     (lambda m, x: make_fooling_image(m, x, 5), "make_fooling_image: target 5 is out of range"),
     (lambda m, x: make_fooling_image(m, x, 1, lr=-1), "make_fooling_image: lr must be at least 0, got -1"),
     (lambda m, x: minimal_perturbation(m, x, 1, c=0), "minimal_perturbation: c must be a positive finite number"),
+    (lambda m, x: minimal_perturbation(m, x, 1, steps=0), "minimal_perturbation: steps must be a positive int, got 0"),
+    (lambda m, x: fooling_from_noise(m, 1, image_shape=(1, 8, 8), max_iter=0), "max_iter must be a positive int"),
     (lambda m, x: fooling_from_noise(m, 1), "fooling_from_noise: the model does not record its image size"),
     (lambda m, x: fooling_from_noise(m, 1, image_shape=(1, 8, 8), confidence=1), "confidence must lie strictly"),
     (lambda m, x: PixelModel(m, normalize=((0.5,), (0.0,))), "PixelModel: normalize needs finite means and positive"),

@@ -49,10 +49,10 @@ def _target_log_probabilities(targets):
     return lambda logits: F.log_softmax(logits, dim=1).gather(1, index).sum()
 
 
-def _check_step(where, lr, max_iter):
-    """The step length (> 0) and the most steps (>= 1) of a gradient ascent; returns max_iter."""
+def _check_step(where, lr, steps, name="max_iter"):
+    """The step length ``lr`` (> 0) and the number of steps (>= 1, called ``name``); returns the steps."""
     check_positive(where, "lr", lr)
-    return check_int(where, "max_iter", max_iter, 1)
+    return check_int(where, name, steps, 1)
 
 
 def make_fooling_image(model, x, target, lr=0.1, max_iter=200, normalize=None):
@@ -132,7 +132,7 @@ def minimal_perturbation(model, x, target, c=1.0, search_steps=6, steps=100, lr=
     images = net.check_images(where, x)
     check_positive(where, "c", c)
     search_steps = check_int(where, "search_steps", search_steps, 1)
-    steps = _check_step(where, lr, steps)
+    steps = _check_step(where, lr, steps, "steps")
     targets = check_classes(where, "target", target, len(images), count_classes(net, images) if len(images) else 0)
     weight = np.full(len(images), float(c))
     lower, upper = np.zeros(len(images)), np.full(len(images), np.inf)   # c that reached l / that did not

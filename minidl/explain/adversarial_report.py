@@ -181,7 +181,8 @@ def plot_attack_examples(x, adversarial, report, classes, path, title=None, rows
     """A figure of the first ``rows`` images: original, perturbation magnified, adversarial.
 
     Args:
-        x: (N, C, H, W) original pixels, or None (noise images: only the images are drawn).
+        x: (N, C, H, W) original pixels, or None (noise images: only the images are drawn, up to
+            five a row).
         adversarial: (N, C, H, W) the attack's images.
         report: ``attack_report``'s dict for them (its per-image predictions and confidences
             title each picture).
@@ -194,28 +195,45 @@ def plot_attack_examples(x, adversarial, report, classes, path, title=None, rows
     per_image = report["per_image"]
     adversarial = np.asarray(adversarial, dtype=np.float64)
     shown = min(check_int("plot_attack_examples", "rows", rows, 1), len(adversarial))
-    columns = 1 if x is None else 3
-    figure = Figure(figsize=(2.4 * columns + 0.4, 2.5 * shown + 0.6), layout="constrained")
-    grid = figure.subplots(shown, columns, squeeze=False)
+    if x is None:
+        return _plot_fooling_images(adversarial[:shown], per_image, classes, path, title)
+    figure = Figure(figsize=(7.6, 2.5 * shown + 0.6), layout="constrained")
+    grid = figure.subplots(shown, 3, squeeze=False)
     for row in range(shown):
-        after = f"{classes[per_image['prediction_after'][row]]} ({per_image['confidence_after'][row]:.0%})"
-        if x is None:
-            _show(grid[row, 0], adversarial[row], f"fooling image: {after}")
-            continue
         original = np.asarray(x[row], dtype=np.float64)
         perturbation = adversarial[row] - original
         largest = float(np.abs(perturbation).max())
-        before = f"{classes[per_image['prediction_before'][row]]} ({per_image['confidence_before'][row]:.0%})"
         label = "" if per_image["label"] is None else f"\nlabel: {classes[per_image['label'][row]]}"
         aim = "" if per_image["target"] is None else f"\ntarget: {classes[per_image['target'][row]]}"
-        _show(grid[row, 0], original, f"original: {before}{label}")
+        _show(grid[row, 0], original, f"original: {_answer(per_image, 'before', row, classes)}{label}")
         _show(grid[row, 1], 0.5 + perturbation / (2 * largest) if largest > 0 else np.full_like(original, 0.5),
               f"perturbation ±{largest:.3f}\n‖r‖₂ = {per_image['l2'][row]:.3f}")
-        _show(grid[row, 2], adversarial[row], f"adversarial: {after}{aim}")
+        _show(grid[row, 2], adversarial[row], f"adversarial: {_answer(per_image, 'after', row, classes)}{aim}")
     if title:
         figure.suptitle(title, fontsize="medium")
     save_figure(figure, path)
     return figure
+
+
+def _plot_fooling_images(images, per_image, classes, path, title):
+    """Images made from nothing (N, C, H, W), up to five a row, each titled with the model's answer."""
+    columns = min(len(images), 5)
+    grid_rows = -(-len(images) // columns)
+    figure = Figure(figsize=(max(2.4 * columns, 6.0), 2.5 * grid_rows + 0.6), layout="constrained")
+    grid = figure.subplots(grid_rows, columns, squeeze=False)
+    for index, axes in enumerate(grid.flat):
+        axes.set_axis_off()
+        if index < len(images):
+            _show(axes, images[index], _answer(per_image, "after", index, classes))
+    if title:
+        figure.suptitle(title, fontsize="medium")
+    save_figure(figure, path)
+    return figure
+
+
+def _answer(per_image, when, row, classes):
+    """ "3 - three (99.2%)": the model's class and its probability, "before" or "after" the attack."""
+    return f"{classes[per_image[f'prediction_{when}'][row]]} ({per_image[f'confidence_{when}'][row]:.1%})"
 
 
 def _show(axes, image, text):
