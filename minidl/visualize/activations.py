@@ -24,7 +24,7 @@ from minidl.grad_mode import no_grad
 from minidl.plots import save_figure
 from minidl.tensor import Tensor
 from minidl.transfer.features import FeatureExtractor
-from minidl.visualize.inputs import Preprocess, check_pictures
+from minidl.visualize.inputs import Preprocess, check_pictures, model_dtype
 from minidl.visualize.pictures import mosaic, rgb, show
 
 __all__ = ["Activations", "activations"]
@@ -55,7 +55,7 @@ def activations(model, image, layers, transform=None, normalize=None, path=None,
         raise ValueError(f"activations: expected one image, (C, H, W) or (1, C, H, W), got {len(pictures)}")
     for name in layers:
         find_layer("activations", model, name)
-    preprocess = Preprocess("activations", transform, normalize)
+    preprocess = Preprocess("activations", transform, normalize, model_dtype(model))
     extractor = FeatureExtractor(model, layers)
     with inspecting(model), no_grad():
         outputs = extractor(Tensor(preprocess(pictures)))

@@ -44,7 +44,7 @@ from minidl.functional.checks import check_int, check_number
 from minidl.grad_mode import no_grad
 from minidl.plots import save_figure
 from minidl.tensor import Tensor
-from minidl.visualize.inputs import Preprocess, check_pictures
+from minidl.visualize.inputs import Preprocess, check_pictures, model_dtype
 from minidl.visualize.pictures import grid_shape, rgb, show
 
 __all__ = ["ClassModel", "class_model", "scaled_settings", "CS231N"]
@@ -100,16 +100,17 @@ def class_model(model, target=None, image_shape=None, normalize=None, start="mea
     check_int("class_model", "jitter", settings["jitter"], 0)
     for key in ("step", "l2", "blur_sigma"):
         check_number("class_model", key, settings[key], 0)
-    preprocess = Preprocess("class_model", None, normalize)
+    dtype = model_dtype(model)
+    preprocess = Preprocess("class_model", None, normalize, dtype)
     rng = np.random.default_rng(seed)
     with inspecting(model), no_grad():
-        probe = class_scores("class_model", model, Tensor(np.zeros((1, *image_shape), np.float32))).numpy()
+        probe = class_scores("class_model", model, Tensor(np.zeros((1, *image_shape), dtype))).numpy()
     targets = np.arange(probe.shape[1]) if target is None else np.atleast_1d(np.asarray(target))
     if targets.dtype.kind not in "iu" or targets.ndim != 1 or ((targets < 0) | (targets >= probe.shape[1])).any():
         raise ValueError(f"class_model: target must be a class from 0 to {probe.shape[1] - 1} (or a list of them), "
                          f"got {target!r}")
     low, high = preprocess.bounds(image_shape[0])
-    x = _start(start, len(targets), image_shape, preprocess, rng, low, high)
+    x = _start(start, len(targets), image_shape, preprocess, rng, low, high, dtype)
     blur = GaussianBlur(_kernel_size(settings["blur_sigma"], image_shape[1:]), sigma=settings["blur_sigma"]) \
         if settings["blur_sigma"] > 0 else None
     start_logits = _logits(model, x)
@@ -122,7 +123,7 @@ def class_model(model, target=None, image_shape=None, normalize=None, start="mea
         norms = np.sqrt((gradient ** 2).reshape(len(x), -1).sum(axis=1)).reshape(-1, 1, 1, 1)
         moved |= norms.reshape(-1) > 0
         shifted = shifted + settings["step"] * gradient / np.maximum(norms, 1e-12)
-        x = np.clip(np.roll(shifted, (-dy, -dx), axis=(2, 3)), low, high).astype(np.float32)
+        x = np.clip(np.roll(shifted, (-dy, -dx), axis=(2, 3)), low, high).astype(dtype)
         if blur is not None and (t + 1) % settings["blur_every"] == 0:
             x = np.clip(blur(x), low, high)
         history.append(_logits(model, x)[np.arange(len(targets)), targets])
@@ -134,20 +135,20 @@ def class_model(model, target=None, image_shape=None, normalize=None, start="mea
     return ClassModel(pictures, x, targets, start_logits, logits, np.array(history), settings, figure)
 
 
-def _start(start, count, image_shape, preprocess, rng, low, high):
+def _start(start, count, image_shape, preprocess, rng, low, high, dtype):
     """The starting images (count, C, H, W) in the model's units (``class_model``'s ``start``)."""
     if isinstance(start, str):
         if start == "mean":
-            return np.clip(np.zeros((count, *image_shape), np.float32), low, high)
+            return np.clip(np.zeros((count, *image_shape), dtype), low, high)
         if start == "noise":
-            return np.clip(rng.standard_normal((count, *image_shape)), low, high).astype(np.float32)
+            return np.clip(rng.standard_normal((count, *image_shape)), low, high).astype(dtype)
         raise ValueError(f"class_model: start must be 'mean', 'noise' or pictures in [0, 1], got {start!r}")
     pictures = np.asarray(start)
     pictures = check_pictures("class_model", pictures[None] if pictures.ndim == 3 else pictures, "start")
     if pictures.shape[1:] != image_shape or len(pictures) not in (1, count):
         raise ValueError(f"class_model: start pictures of shape {pictures.shape} do not fit {count} images of "
                          f"{image_shape}")
-    return np.broadcast_to(preprocess.from_pixels(pictures.astype(np.float32)), (count, *image_shape)).copy()
+    return np.broadcast_to(preprocess.from_pixels(pictures), (count, *image_shape)).copy()
 
 
 def _kernel_size(sigma, size):

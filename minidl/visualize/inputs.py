@@ -23,7 +23,7 @@ from minidl.data import DataLoader
 from minidl.data.transforms import Normalize
 from minidl.tensor import Tensor
 
-__all__ = ["Preprocess", "check_pictures", "batches", "gather"]
+__all__ = ["Preprocess", "check_pictures", "batches", "gather", "model_dtype"]
 
 
 def check_pictures(where, images, name="images"):
@@ -44,14 +44,15 @@ class Preprocess:
     """``transform`` then ``normalize`` (module docstring); ``where`` names the caller in errors.
 
     ``pixels(images)`` gives transform(images), still in [0, 1]; calling the object gives the
-    model's input x; ``bounds(dtype)`` gives the per-channel limits of x that pixels 0 and 1 map
-    to, (C, 1, 1) arrays low and high (the range a synthesised image must stay in).
+    model's input x, in ``dtype`` (the model's: ``model_dtype``) if given; ``bounds(channels)``
+    gives the per-channel limits of x that pixels 0 and 1 map to, (C, 1, 1) arrays low and high
+    (the range a synthesised image must stay in).
     """
 
-    def __init__(self, where, transform=None, normalize=None):
+    def __init__(self, where, transform=None, normalize=None, dtype=None):
         if transform is not None and not callable(transform):
             raise TypeError(f"{where}: transform must be a batch transform (a callable), got {transform!r}")
-        self.where, self.transform = where, transform
+        self.where, self.transform, self.dtype = where, transform, dtype
         if normalize is None:
             self.normalize = None
         else:
@@ -65,12 +66,13 @@ class Preprocess:
 
     def __call__(self, images):
         """The model's input for pictures ``images`` (N, C, H, W) in [0, 1]."""
-        pixels = self.pixels(images)
-        return pixels if self.normalize is None else self.normalize(pixels)
+        return self.from_pixels(self.pixels(images))
 
     def from_pixels(self, pixels):
         """Normalise pictures already at the model's size (no transform)."""
-        return pixels if self.normalize is None else self.normalize(np.asarray(pixels))
+        x = np.asarray(pixels)
+        x = x if self.normalize is None else self.normalize(x)
+        return x if self.dtype is None else x.astype(self.dtype, copy=False)
 
     def to_pixels(self, x):
         """The inverse of the normalisation: pictures = x * std + mean, per channel."""
@@ -79,8 +81,9 @@ class Preprocess:
         mean, std = self._statistics(x.shape[1], x.dtype)
         return x * std + mean
 
-    def bounds(self, channels, dtype=np.float32):
+    def bounds(self, channels):
         """(low, high), each (channels, 1, 1): the model-input values of pixels 0 and 1."""
+        dtype = self.dtype or np.float32
         if self.normalize is None:
             return np.zeros((channels, 1, 1), dtype), np.ones((channels, 1, 1), dtype)
         mean, std = self._statistics(channels, dtype)
@@ -93,6 +96,12 @@ class Preprocess:
         mean = np.asarray(self.normalize.mean, dtype=dtype).reshape(1, -1, 1, 1)
         std = np.asarray(self.normalize.std, dtype=dtype).reshape(1, -1, 1, 1)
         return mean, std
+
+
+def model_dtype(model):
+    """The dtype of ``model``'s parameters (float32 for a model without any): its inputs' dtype."""
+    parameter = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
+    return np.dtype(np.float32) if parameter is None else parameter.dtype
 
 
 def batches(dataset, batch_size, progress=False, desc=None):

@@ -33,7 +33,7 @@ from minidl.grad_mode import no_grad
 from minidl.plots import save_figure
 from minidl.tensor import Tensor
 from minidl.visualize.corruptions import BENCHMARK, CORRUPTIONS, SEVERITIES, corrupt
-from minidl.visualize.inputs import Preprocess, batches, check_pictures
+from minidl.visualize.inputs import Preprocess, batches, check_pictures, model_dtype
 
 __all__ = ["RobustnessReport", "robustness_report", "corruption_errors"]
 
@@ -147,7 +147,7 @@ def corruption_errors(models, dataset, kinds=CORRUPTIONS, severities=SEVERITIES,
 
 def _mistakes(model, x, labels):
     with inspecting(model), no_grad():
-        scores = class_scores("robustness_report", model, Tensor(x.astype(np.float32, copy=False))).numpy()
+        scores = class_scores("robustness_report", model, Tensor(x)).numpy()
     return int((scores.argmax(axis=1) != labels).sum())
 
 
@@ -178,14 +178,14 @@ def robustness_report(model, dataset, baseline=None, kinds=CORRUPTIONS, severiti
     severities = tuple(severities)
     if not severities or any(isinstance(s, bool) or s not in SEVERITIES for s in severities):
         raise ValueError(f"robustness_report: severities must be integers from 1 to 5, got {severities!r}")
-    models = [(model, Preprocess("robustness_report", transform, normalize))]
+    models = [(model, Preprocess("robustness_report", transform, normalize, model_dtype(model)))]
     if isinstance(baseline, RobustnessReport):
         if baseline.kinds != kinds or baseline.severities != severities or baseline.images != len(dataset):
             raise ValueError("robustness_report: the baseline report was measured on other corruptions, "
                              "severities or images; measure both the same way")
     elif callable(baseline):   # a model: run on the same corrupted batches
         models.append((baseline, Preprocess("robustness_report", baseline_transform or transform,
-                                            baseline_normalize or normalize)))
+                                            baseline_normalize or normalize, model_dtype(baseline))))
     elif baseline is not None:
         raise ValueError(f"robustness_report: baseline must be None, a model or a RobustnessReport, got "
                          f"{type(baseline).__name__}")

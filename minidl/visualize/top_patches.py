@@ -43,7 +43,7 @@ from minidl.plots import save_figure
 from minidl.relu_rules import relu_rule
 from minidl.tensor import Tensor
 from minidl.transfer.features import FeatureExtractor
-from minidl.visualize.inputs import Preprocess, batches, check_pictures, gather
+from minidl.visualize.inputs import Preprocess, batches, check_pictures, gather, model_dtype
 from minidl.visualize.pictures import OUTSIDE, grid_shape, mosaic, rgb, show, signed_rgb
 
 __all__ = ["TopPatches", "top_patches", "layer_name", "scan_strongest", "field_boxes", "project_unit",
@@ -107,7 +107,7 @@ def top_patches(model, dataset, layer, channels=None, k=9, transform=None, norma
     if k > len(dataset):
         raise ValueError(f"top_patches: k={k} is larger than the dataset ({len(dataset)} images); "
                          f"choose k <= {len(dataset)}")
-    preprocess = Preprocess("top_patches", transform, normalize)
+    preprocess = Preprocess("top_patches", transform, normalize, model_dtype(model))
     first = check_pictures("top_patches", gather(dataset, [0]), "the dataset's images")
     x_first = preprocess(first)
     with inspecting(model), no_grad():
