@@ -2,9 +2,10 @@
 
 Every fast kernel must give what its NumPy twin gives (float64, 1e-10) on hypothesis-drawn
 configurations: batch 1..2, odd and even sizes, non-square kernels, stride 1..3, padding 0..2,
-dilation 1..3, channel multipliers for depthwise. conv2d's three algorithms (im2col,
-depthwise, Winograd) must agree with each other on both backends, and processing the batch in
-chunks must not change the result.
+dilation 1..3, channel multipliers for depthwise, groups for the direct tiles in both their
+layouts and every tile shape. conv2d's four algorithms (im2col, direct, depthwise, Winograd)
+must agree with each other on both backends, and processing the batch in chunks must not
+change the result.
 """
 
 import re
@@ -19,11 +20,12 @@ from hypothesis import strategies as st
 import minidl as md
 from minidl import kernels
 from minidl.gradcheck import gradcheck
+from minidl.kernels import direct
 from minidl.layers import conv
 from minidl.layers.conv import conv2d_algorithm, conv2d_backward, conv2d_forward
 
 BACKENDS = ("numba", "numpy")
-ALGORITHMS = ("im2col", "depthwise", "winograd")
+ALGORITHMS = ("im2col", "direct", "depthwise", "winograd")
 
 
 def assert_close(actual, expected, atol=1e-10):
@@ -161,6 +163,70 @@ def test_depthwise_reference_is_one_convolution_per_channel(config):
         channel = x[:, f // multiplier:f // multiplier + 1]
         expected, _ = conv2d_forward(channel, w[f:f + 1], None, algorithm="im2col", **options)
         assert_close(out[:, f:f + 1], expected)
+
+
+# ---------------------------------------------------------------------------- direct
+
+
+@st.composite
+def direct_configs(draw):
+    """A Window, groups (1 or 2), filters per group (1..9: partial tiles of any size), with or
+    without bias, and the tiles to run: either layout, any of its shapes."""
+    window = draw(windows(most_images=3))
+    groups = draw(st.sampled_from([g for g in (1, 2) if window.x_shape[1] % g == 0]))
+    layout = draw(st.sampled_from(["pixels", "filters"]))
+    shapes = direct.PIXEL_TILES if layout == "pixels" else direct.FILTER_TILES
+    return window, groups, draw(st.integers(1, 9)) * groups, draw(st.booleans()), (layout,
+                                                                                  draw(st.integers(0, len(shapes) - 1)))
+
+
+@settings(max_examples=60)
+@given(config=direct_configs())
+def test_direct_twins_agree(config):
+    window, groups, filters, has_bias, tiles = config
+    c = window.x_shape[1]
+    x, w = random(window.x_shape), random((filters, c // groups, *window.kernel), seed=1)
+    b = random(filters, seed=2) if has_bias else None
+    args = (window.stride, window.padding, window.dilation, window.out_hw, groups)
+    out = direct.direct_conv2d_fast(x, w, b, *args, tiles=tiles)
+    assert_close(out, direct.direct_conv2d_reference(x, w, b, *args))
+
+
+@given(config=direct_configs())
+def test_direct_reference_is_the_im2col_convolution(config):
+    window, groups, filters, has_bias, _ = config
+    x, w = random(window.x_shape), random((filters, window.x_shape[1] // groups, *window.kernel), seed=1)
+    b = random(filters, seed=2) if has_bias else None
+    options = dict(stride=window.stride, padding=window.padding, dilation=window.dilation, groups=groups)
+    with kernels.use_backend("numpy"):
+        expected, _ = conv2d_forward(x, w, b, algorithm="im2col", **options)
+    assert_close(direct.direct_conv2d_reference(x, w, b, window.stride, window.padding, window.dilation,
+                                                window.out_hw, groups), expected)
+
+
+@pytest.mark.parametrize("tiles", [("pixels", 0), ("filters", 0)])
+def test_direct_tiles_keep_float32_and_write_into_out(tiles):
+    window = Window((3, 4, 11, 9), (3, 2), (2, 1), (1, 1), (1, 2))
+    x, w, b = random(window.x_shape, dtype=np.float32), random((5, 4, 3, 2), 1, np.float32), random(5, 2, np.float32)
+    out = np.full((3, 5, *window.out_hw), np.nan, dtype=np.float32)
+    args = (window.stride, window.padding, window.dilation, window.out_hw)
+    assert direct.direct_conv2d_fast(x, w, b, *args, out=out, tiles=tiles) is out
+    expected = direct.direct_conv2d_reference(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), *args)
+    np.testing.assert_allclose(out, expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("filters, out_hw, expected", [
+    (6, (28, 28), ("pixels", (6, 4))),       # LeNet's first layer: 6 filters fill a 6-row tile
+    (32, (32, 32), ("pixels", (4, 4))),
+    (16, (10, 10), ("pixels", (8, 2))),       # 10 vectors a map: 8 x 2 tiles waste none
+    (96, (55, 55), ("pixels", (4, 4))),       # the filter layout would save 14%: not enough
+    (64, (8, 8), ("filters", (8, 2))),        # 8-pixel rows fill half a vector: filters instead
+])
+def test_tiles_are_chosen_by_the_lanes_they_waste(filters, out_hw, expected):
+    if direct.VECTOR_BYTES != 64:
+        pytest.skip("the tile shapes listed are those of AVX-512")
+    layout, shape = direct.choose_tiles(filters, out_hw, 16)
+    assert (layout, (direct.PIXEL_TILES if layout == "pixels" else direct.FILTER_TILES)[shape]) == expected
 
 
 # ---------------------------------------------------------------------------- Winograd
@@ -304,7 +370,8 @@ def test_every_algorithm_keeps_float32_and_matches_float64(backend, algorithm):
     ("im2col", (6, 1, 1, 1), dict(stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=3)),
     ("winograd", (4, 3, 3, 3), dict(stride=(1, 1), padding=(2, 1), dilation=(2, 1), groups=1)),
     ("depthwise", (6, 1, 3, 3), dict(stride=(1, 2), padding=(1, 1), dilation=(1, 1), groups=3)),
-], ids=["im2col", "pointwise", "winograd", "depthwise"])
+    ("direct", (4, 3, 3, 2), dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=1)),
+], ids=["im2col", "pointwise", "winograd", "depthwise", "direct"])
 def test_chunks_of_the_batch_give_the_unchunked_result(backend, monkeypatch, algorithm, w_shape, options):
     x, w, b = random((5, 3, 7, 6)), random(w_shape, seed=1), random(w_shape[:1], seed=2)
     whole_batch = forward_backward(algorithm, x, w, b, options)
@@ -334,6 +401,7 @@ def test_transposed_conv_chunks_give_the_unchunked_result(backend, monkeypatch, 
 @pytest.mark.parametrize("scratch_bytes", [None, 60_000], ids=["kernels-split", "chunks-shared"])
 @pytest.mark.parametrize("algorithm, w_shape, groups", [
     ("im2col", (16, 16, 3, 3), 1), ("im2col", (16, 16, 1, 1), 1), ("winograd", (16, 8, 3, 3), 2),
+    ("direct", (16, 16, 3, 3), 1), ("direct", (24, 8, 3, 3), 2),
     ("depthwise", (32, 1, 3, 3), 16),
 ])
 def test_threads_share_the_work_without_changing_the_result(monkeypatch, algorithm, w_shape, groups, scratch_bytes):
@@ -409,23 +477,32 @@ def test_the_cache_keeps_the_input_not_the_columns():
     assert any(a is x for a in arrays) and max(a.size for a in arrays) == x.size
 
 
-@pytest.mark.parametrize("x_shape, w_shape, stride, groups, expected", [
-    ((2, 8, 9, 9), (8, 1, 3, 3), (1, 1), 8, "depthwise"),
-    ((2, 8, 9, 9), (16, 1, 5, 5), (2, 2), 8, "depthwise"),
-    ((2, 16, 9, 9), (16, 16, 3, 3), (1, 1), 1, "winograd"),
-    ((2, 32, 9, 9), (32, 16, 3, 3), (1, 1), 2, "winograd"),
-    ((2, 8, 9, 9), (16, 8, 3, 3), (1, 1), 1, "im2col"),        # too few channels for Winograd
-    ((2, 16, 9, 9), (16, 16, 3, 3), (2, 2), 1, "im2col"),      # stride 2
-    ((2, 16, 9, 9), (16, 16, 5, 5), (1, 1), 1, "im2col"),      # 5x5 kernel
-    ((2, 16, 9, 9), (32, 16, 1, 1), (1, 1), 1, "im2col"),      # pointwise
+AVX512, AVX2 = 64, 32
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, groups, tiles, blas, expected", [
+    ((2, 8, 9, 9), (8, 1, 3, 3), (1, 1), 8, AVX512, AVX2, "depthwise"),
+    ((2, 8, 9, 9), (16, 1, 5, 5), (2, 2), 8, AVX2, AVX2, "depthwise"),
+    ((2, 64, 9, 9), (64, 64, 3, 3), (1, 1), 1, AVX512, AVX2, "direct"),     # AVX-512 tiles beat Winograd
+    ((2, 64, 9, 9), (64, 64, 3, 3), (1, 1), 1, AVX512, AVX512, "direct"),
+    ((2, 64, 9, 9), (64, 64, 3, 3), (1, 1), 1, AVX2, AVX2, "winograd"),
+    ((2, 64, 9, 9), (64, 32, 3, 3), (1, 1), 2, AVX2, AVX2, "winograd"),
+    ((2, 16, 9, 9), (16, 16, 3, 3), (1, 1), 1, AVX2, AVX2, "direct"),       # too few channels for Winograd
+    ((2, 64, 9, 9), (64, 64, 3, 3), (2, 2), 1, AVX2, AVX2, "direct"),       # stride 2
+    ((2, 16, 9, 9), (16, 16, 5, 5), (1, 1), 1, AVX2, AVX2, "direct"),       # 5x5 kernel
+    ((2, 16, 9, 9), (32, 16, 1, 1), (1, 1), 1, AVX2, AVX2, "im2col"),       # pointwise: a BLAS product
+    ((2, 16, 9, 9), (32, 16, 1, 1), (2, 2), 1, AVX512, AVX512, "im2col"),
+    ((2, 16, 9, 9), (32, 16, 1, 1), (1, 1), 1, AVX512, AVX2, "direct"),     # ... unless BLAS is narrower
 ])
-def test_auto_picks_the_algorithm(x_shape, w_shape, stride, groups, expected):
+def test_auto_picks_the_algorithm(monkeypatch, x_shape, w_shape, stride, groups, tiles, blas, expected):
+    monkeypatch.setattr(kernels, "vector_bytes", lambda: tiles)
+    monkeypatch.setattr(kernels, "blas_vector_bytes", lambda: blas)
     assert conv2d_algorithm(x_shape, w_shape, stride, groups) == expected
 
 
 @pytest.mark.parametrize("algorithm, w_shape, stride, groups, message", [
     ("fft", (4, 2, 3, 3), (1, 1), 1,
-     "conv2d: algorithm must be one of ('auto', 'im2col', 'winograd', 'depthwise'), got 'fft'"),
+     "conv2d: algorithm must be one of ('auto', 'im2col', 'winograd', 'depthwise', 'direct'), got 'fft'"),
     ("winograd", (4, 2, 5, 5), (1, 1), 1,
      "conv2d: algorithm='winograd' needs a 3x3 kernel and stride 1, got kernel (5, 5) and stride (1, 1)"),
     ("winograd", (4, 2, 3, 3), (2, 2), 1,

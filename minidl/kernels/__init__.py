@@ -4,6 +4,8 @@
 - ``im2col``: patch extraction (im2col), its adjoint (col2im), padding and window views;
   ``im2col_numba`` holds the compiled twins of im2col and col2im
 - ``depthwise``: depthwise convolution (groups = channels) computed directly, and its gradients
+- ``direct``: convolution summed straight from the input, in tiles of outputs held in vector
+  registers (``register_tile``); ``cpu``: the vector widths of those tiles and of the BLAS library
 - ``elementwise``: ReLU and its gradient
 - ``channels``: per-channel statistics and affine maps (batch normalisation's passes)
 - ``winograd``: the tile transforms of Winograd's F(2x2, 3x3) for stride-1 3x3 convolutions
@@ -21,11 +23,13 @@ runs the Numba version under the "numba" backend (the default) and the NumPy ref
 
 from minidl.kernels import channels as _channels
 from minidl.kernels import depthwise as _depthwise
+from minidl.kernels import direct as _direct
 from minidl.kernels import elementwise as _elementwise
 from minidl.kernels import im2col_numba as _im2col_numba
 from minidl.kernels import winograd as _winograd
 from minidl.kernels.allocator import keep_freed_memory
 from minidl.kernels.backend import dispatch, get_backend, set_backend, use_backend
+from minidl.kernels.cpu import blas_vector_bytes, vector_bytes
 from minidl.kernels.im2col import col2im as _col2im_reference
 from minidl.kernels.im2col import im2col as _im2col_reference
 from minidl.kernels.im2col import pad2d, sliding_windows
@@ -37,6 +41,8 @@ keep_freed_memory()          # see ``allocator``: a training step stops faulting
 
 im2col = dispatch(_im2col_reference, _im2col_numba.im2col)
 col2im = dispatch(_col2im_reference, _im2col_numba.col2im)
+
+direct_conv2d = dispatch(_direct.direct_conv2d_reference, _direct.direct_conv2d_fast)
 
 depthwise_conv2d = dispatch(_depthwise.depthwise_conv2d_reference, _depthwise.depthwise_conv2d_fast)
 depthwise_conv2d_input_grad = dispatch(_depthwise.depthwise_conv2d_input_grad_reference,
@@ -58,7 +64,7 @@ winograd_output_grad = dispatch(_winograd.winograd_output_grad_reference, _winog
 winograd_input_grad = dispatch(_winograd.winograd_input_grad_reference, _winograd.winograd_input_grad_fast)
 
 __all__ = ["col2im", "im2col", "pad2d", "sliding_windows", "check_non_negative", "check_positive",
-           "is_int", "output_size", "pair", "depthwise_conv2d", "depthwise_conv2d_input_grad",
+           "is_int", "output_size", "pair", "direct_conv2d", "vector_bytes", "blas_vector_bytes", "depthwise_conv2d", "depthwise_conv2d_input_grad",
            "depthwise_conv2d_weight_grad", "winograd_tiles", "winograd_weight", "winograd_weight_grad",
            "winograd_input", "winograd_output", "winograd_output_grad", "winograd_input_grad",
            "relu", "relu_grad", "channel_moments", "channel_sums", "channel_affine", "batch_norm_input_grad", "matmul", "for_each_chunk", "dispatch", "get_backend", "set_backend", "use_backend"]

@@ -1,4 +1,4 @@
-"""Convolution and transposed convolution: im2col + matrix product, and two faster special cases.
+"""Convolution and transposed convolution: im2col + matrix product, and three faster methods.
 
 Convolution (really cross-correlation, as in every deep-learning library) of an input x of
 shape (N, C, H, W) with filters w of shape (F, C/G, KH, KW) computes
@@ -19,19 +19,37 @@ the weight to (G, F/G, C/G*KH*KW) turns the G convolutions into one batched matm
 convolution is the case G = C (each channel is filtered on its own); a 1x1 convolution is
 KH = KW = 1, a matrix product over channels at every pixel.
 
-Choosing the algorithm. ``conv2d_forward`` computes the same convolution in one of three ways,
+Choosing the algorithm. ``conv2d_forward`` computes the same convolution in one of four ways,
 picked by ``conv2d_algorithm`` (or forced with ``algorithm=``); they differ in speed and memory:
 
 - "depthwise" when groups = C: a direct loop over the kernel taps, each adding a scaled,
   shifted copy of the input (``kernels.depthwise_conv2d``). im2col would copy every input value
   KH*KW times only for matrix products too small (M x KH*KW) to pay for the copies.
+- "direct" (``kernels.direct_conv2d``): every output summed straight from the input in tiles
+  of outputs held in vector registers; no columns at all. The default for everything below.
+- "im2col" for 1x1 kernels, when the BLAS library runs vectors as wide as the direct tiles
+  (``kernels.blas_vector_bytes() >= kernels.vector_bytes()``): a 1x1 convolution is a plain
+  matrix product (stride 1 and no padding need no im2col at all: its columns are the input
+  itself), and a whole-width BLAS product beats the tiles, whose sums over so few channels
+  are short.
 - "winograd" for 3x3 kernels with stride 1 (any padding and dilation) and at least
-  WINOGRAD_MIN_CHANNELS input and output channels per group: Winograd's F(2x2, 3x3) gets every
-  2x2 block of outputs with 16 multiplications instead of 36 and still runs them as matrix
-  products (``minidl.kernels.winograd`` explains it). With few channels those products are
-  small and the tile transforms cost more than they save.
-- "im2col" for everything else. A 1x1 kernel with stride 1 and no padding needs no im2col at
-  all: its columns are the input itself.
+  WINOGRAD_MIN_CHANNELS input and output channels per group, when the direct tiles are
+  256-bit (AVX2): Winograd's F(2x2, 3x3) gets every 2x2 block of outputs with 16
+  multiplications instead of 36 and still runs them as matrix products
+  (``minidl.kernels.winograd`` explains it). With few channels those products are small and
+  the tile transforms cost more than they save.
+
+The rules come from measurements on two machines and two imitations of others (CPU time of
+one forward pass on one thread, the benchmark's shapes a-h and ResNet-20's, VGG's and
+LeNet's layers): an AMD Zen 5 with AVX-512 whose OpenBLAS runs 256-bit (Haswell) kernels;
+the same with OpenBLAS's AVX-512 kernels (OPENBLAS_CORETYPE=SkylakeX, as on Intel's AVX-512
+Xeons); and the same compiled for AVX2 only (NUMBA_CPU_NAME=znver3 without AVX-512, PyTorch
+and OpenBLAS at AVX2). On all three "direct" beat im2col on every layer but the 1x1 ones
+(2-5x on LeNet's, AlexNet's and the small-channel layers, 1.2-2.3x on the strided ones); with
+AVX-512 tiles it beat Winograd on every 3x3 layer (1.3-1.9x with the 256-bit OpenBLAS, 0.98-1.6x
+with the AVX-512 one); with AVX2 tiles Winograd won from 32 channels on (1.1-1.4x) and lost
+at 16 (0.75x). A 1x1 layer went 1.2x faster as a BLAS product than as tiles where BLAS was
+AVX-512, and 1.5x slower where BLAS was 256-bit on an AVX-512 CPU.
 
 Memory. The columns of a whole batch are big: N*C*KH*KW*H'*W' numbers, nine times the input for
 a 3x3 kernel (151 MB for 64 images of 64 x 32 x 32). So the batch is processed in chunks of
@@ -57,7 +75,7 @@ import numpy as np
 
 from minidl import kernels
 
-ALGORITHMS = ("auto", "im2col", "winograd", "depthwise")
+ALGORITHMS = ("auto", "im2col", "winograd", "depthwise", "direct")
 # Largest scratch data of one chunk of images (columns, or Winograd's V and M; in backward
 # also each image's weight gradient before they are added up). Small enough
 # that a chunk's columns or tiles are still in the processor's cache when the matrix product
@@ -70,20 +88,26 @@ SCRATCH_BYTES = 4 * 2**20
 # waves of this many chunks (enough to keep two threads busy), which bounds that memory.
 CHUNKS_PER_WAVE = 8
 # Winograd pays off once the matrix products are large enough next to the tile transforms.
-WINOGRAD_MIN_CHANNELS = 16
+WINOGRAD_MIN_CHANNELS = 32
+# Vector bytes of the direct tiles from which they beat Winograd (AVX-512's zmm registers).
+DIRECT_OVER_WINOGRAD_BYTES = 64
 
 
 def conv2d_algorithm(x_shape, weight_shape, stride, groups):
-    """The algorithm ``algorithm="auto"`` uses: "depthwise", "winograd" or "im2col".
+    """The algorithm ``algorithm="auto"`` uses: "depthwise", "direct", "im2col" or "winograd".
 
-    See the module docstring for why; every algorithm gives the same result up to rounding.
+    See the module docstring for the rules and the measurements behind them; every algorithm
+    gives the same result up to rounding.
     """
     f, c_per_group, kh, kw = weight_shape
     if groups == x_shape[1]:
         return "depthwise"
-    if (kh, kw) == (3, 3) and stride == (1, 1) and min(c_per_group, f // groups) >= WINOGRAD_MIN_CHANNELS:
+    if (kh, kw) == (1, 1) and kernels.blas_vector_bytes() >= kernels.vector_bytes():
+        return "im2col"
+    if ((kh, kw) == (3, 3) and stride == (1, 1) and min(c_per_group, f // groups) >= WINOGRAD_MIN_CHANNELS
+            and kernels.vector_bytes() < DIRECT_OVER_WINOGRAD_BYTES):
         return "winograd"
-    return "im2col"
+    return "direct"
 
 
 def _check_algorithm(algorithm, x_shape, weight_shape, stride, groups):
@@ -185,8 +209,9 @@ def conv2d_forward(x, weight, bias, stride=(1, 1), padding=(0, 0), dilation=(1, 
         stride, padding, dilation: pairs of ints (vertical, horizontal); padding is added on
             both sides of each axis.
         groups: number of channel blocks; C and F must both be multiples of it.
-        algorithm: "auto" (``conv2d_algorithm`` decides), "im2col", "winograd" (3x3 kernels,
-            stride 1) or "depthwise" (groups = C). All compute the same numbers up to rounding.
+        algorithm: "auto" (``conv2d_algorithm`` decides), "direct", "im2col", "winograd" (3x3
+            kernels, stride 1) or "depthwise" (groups = C). All compute the same numbers up to
+            rounding.
     Returns:
         out: (N, F, H', W') with H' = floor((H + 2*PH - DH*(KH-1) - 1)/SH) + 1, likewise W'.
         cache: (x, weight, has_bias, stride, padding, dilation, groups, out_hw, algorithm):
@@ -206,6 +231,9 @@ def conv2d_forward(x, weight, bias, stride=(1, 1), padding=(0, 0), dilation=(1, 
     out = np.empty((n, f, *out_hw), dtype=x.dtype)
     if n == 0:  # an empty batch, which PyTorch accepts: no image to compute, no chunk to cut
         return out, cache
+    if algorithm == "direct":
+        # The tiles start their sums at the bias: no pass over the output to add it.
+        return kernels.direct_conv2d(x, weight, bias, stride, padding, dilation, out_hw, groups, out=out), cache
     if algorithm == "depthwise":
         kernels.depthwise_conv2d(x, weight, stride, padding, dilation, out_hw, out=out)
     elif algorithm == "winograd":
@@ -270,6 +298,7 @@ def conv2d_backward(dout, cache):
     elif algorithm == "winograd":
         dx, dw = _winograd_backward(dout, x, weight, padding, dilation, groups)
     else:
+        # "direct" too: its gradients are those of the same convolution, which im2col computes.
         dx, dw = _im2col_backward(dout, x, weight, stride, padding, dilation, groups, out_hw)
     return dx, dw, db
 

@@ -1,0 +1,363 @@
+"""Direct convolution: every output summed straight from the input, without im2col's columns.
+
+    out[n, f, y, x] = b[f] + sum over c, i, j of  w[f, c, i, j] * xp[n, c, y*SH + i*DH, x*SW + j*DW]
+
+with xp the zero-padded input. The im2col method first copies every receptive field into a
+column (KH*KW copies of each input value) and then runs one matrix product; for the layers
+with few input channels or a stride (a 1- or 3-channel first layer, a downsampling layer)
+the copies cost as much as the product, and the product (few rows, or a short sum) runs far
+from the machine's peak. The direct method reads each tap's inputs where they are.
+
+Two versions, held equal by the tests:
+
+- ``direct_conv2d_reference``: the formula above in NumPy, one kernel tap (c, i, j) at a
+  time: every output plane adds the tap's weight times the shifted, strided input plane.
+- ``direct_conv2d_fast``: the same sum, in the same order (bias first, then k = (c, i, j) in
+  row-major order), computed in tiles whose sums stay in vector registers (``register_tile``):
+  R filters x S vectors of V neighbouring pixels of an output row (V = 16 float32 with
+  AVX-512, 8 with AVX2), or, where output rows are shorter than a vector would want (8x8 or
+  7x7 feature maps), R pixels x S vectors of V filters. One step of the sum does R*S vector
+  multiply-adds: the input is read in place, not copied KH*KW times.
+
+How the fast version finds a tap's pixels. With stride 1, the V outputs x0 ... x0+V-1 of
+row y read, for tap (c, i, j), the V neighbouring inputs xp[c, y*SH + i*DH, x0 + j*DW ...]:
+one vector load, at an offset that depends on the tap only, (c*Hp + i*DH)*Wp + j*DW, from
+xp[0, y*SH, x0] (Hp, Wp: the padded height and width). With stride S > 1 the inputs of
+neighbouring outputs are S apart; the input is therefore first split by column phase:
+``split_phases`` writes
+
+    xs[c, r, p, m] = xp[c, r, m*S + p]          (p < S: the columns with remainder p)
+
+so that output x reads column x*S + j*DW = (x + (j*DW)//S)*S + (j*DW)%S, that is
+xs[c, r, (j*DW)%S, x + (j*DW)//S]: neighbouring outputs read neighbouring numbers again. The
+split copy is also where the zero padding is made, so it is done for every layer (a copy of
+the input, 1/(KH*KW) of what im2col writes). Each image's copy is made just before its tiles
+run, so it is in the core's cache when they read it.
+
+Which layout and tile shape (``choose_tiles``): the one that computes the fewest lanes beyond
+the layer's own outputs (filters rounded up to a tile's filters, a row's pixels to whole
+vectors), the pixel layout unless the filter layout saves more than a tenth: it writes each
+pixel's filters side by side, in a scratch that is then transposed into the (F, H', W')
+layout, and it reads input values one at a time. The filter layout needs no phase split
+either: a single input value can be read from any column.
+
+Every output is one tile's sum, taken in a fixed order, so results do not depend on the
+number of threads (blocks of images are shared among them, ``threads.launch``) nor on the
+tile shape.
+"""
+
+import functools
+import math
+
+import numpy as np
+from numba import njit
+
+from minidl.kernels.im2col import pad2d
+from minidl.kernels.im2col_numba import result_array
+from minidl.kernels.register_tile import VECTOR_BYTES, filter_tile_kernel, pixel_tile_kernel
+from minidl.kernels.threads import launch
+
+# The tile shapes a layer chooses from: (filters R, pixel vectors S) for the pixel layout,
+# (pixels R, filter vectors S) for the filter layout. R*S accumulators plus the S vectors and
+# one broadcast value of a step must fit the vector registers (32 with AVX-512, 16 with AVX2).
+# Within a layout, the order is the one measured fastest where shapes waste alike (AVX-512:
+# 4 x 4 and 8 x 2 within 5% of each other on ResNet's and the benchmark's layers, 6 x 4 for
+# the 6 filters of LeNet's first layer).
+PIXEL_TILES = {64: ((4, 4), (8, 2), (6, 4)), 32: ((4, 3), (6, 2), (4, 2))}[VECTOR_BYTES]
+FILTER_TILES = {64: ((8, 2), (4, 4), (16, 1)), 32: ((6, 2), (4, 3), (12, 1))}[VECTOR_BYTES]
+# The filter layout must save more than this share of the lanes to be chosen: it costs
+# about a third more per lane (a load per input value, the transposed scratch). Measured on
+# AVX-512: it is 1.5x faster for 64 filters on 8x8 and 7x7 maps (half the pixel layout's
+# lanes), 10-40% slower where it saves 10-30% (AlexNet's 55x55, LeNet's 10x10).
+FILTER_LAYOUT_GAIN = 0.35
+_pixel0, _pixel1, _pixel2 = (pixel_tile_kernel(r, s) for r, s in PIXEL_TILES)
+_filter0, _filter1, _filter2 = (filter_tile_kernel(r, s) for r, s in FILTER_TILES)
+
+
+# ---------------------------------------------------------------------------- NumPy reference
+
+
+def direct_conv2d_reference(x, weight, bias, stride, padding, dilation, out_hw, groups=1, out=None):
+    """The direct convolution in NumPy, one kernel tap at a time.
+
+    Args:
+        x: (N, C, H, W) input.
+        weight: (F, C/groups, KH, KW) filters.
+        bias: (F,) or None.
+        stride, padding, dilation: pairs (vertical, horizontal).
+        out_hw: (H', W') from ``shapes.output_size``.
+        groups: filters [g*F/G, (g+1)*F/G) read channels [g*C/G, (g+1)*C/G) only.
+        out: optional (N, F, H', W') array to write into.
+    Returns:
+        out: (N, F, H', W'), out[n, f, y, x] = b[f] + sum_{c,i,j} w[f,c,i,j] xp[n, g*C/G + c, y*SH + i*DH, x*SW + j*DW]
+            for the group g of filter f, the terms added in the order c, i, j.
+    """
+    n = x.shape[0]
+    f, c, kh, kw = weight.shape
+    (sh, sw), (dh, dw), (oh, ow) = stride, dilation, out_hw
+    per_group = f // groups
+    xp = pad2d(x, padding)
+    result = np.zeros((n, f, oh, ow), dtype=x.dtype)
+    if bias is not None:
+        result += bias.reshape(1, f, 1, 1)
+    for g in range(groups):
+        filters = slice(g * per_group, (g + 1) * per_group)
+        for ch in range(c):
+            for i in range(kh):
+                for j in range(kw):
+                    # The input every output reads through tap (c, i, j): a strided slice, (N, H', W').
+                    tap = xp[:, g * c + ch, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw]
+                    result[:, filters] += weight[filters, ch, i, j].reshape(1, per_group, 1, 1) * tap[:, None]
+    if out is None:
+        return result
+    out[...] = result
+    return out
+
+
+# ---------------------------------------------------------------------------- compiled version
+
+
+def choose_tiles(filters, out_hw, width):
+    """("pixels" or "filters", index into PIXEL_TILES or FILTER_TILES) for a layer with
+    ``filters`` filters per group, output (H', W') and vectors of ``width`` numbers.
+
+    The lanes a choice computes: filters rounded up to the tile's R (pixel layout) or to whole
+    tiles of S*V filters (filter layout), times the pixels rounded up to whole tiles (each
+    output row cut into vectors of V in the pixel layout, R pixels a tile in the filter
+    layout). The fewest wins; the filter layout only when it saves more than
+    FILTER_LAYOUT_GAIN of the pixel layout's best.
+    """
+    oh, ow = out_hw
+    vectors = oh * -(-ow // width)
+
+    def pixel_lanes(shape):
+        r, s = PIXEL_TILES[shape]
+        return -(-filters // r) * r * -(-vectors // s) * s * width
+
+    def filter_lanes(shape):
+        r, s = FILTER_TILES[shape]
+        return -(-filters // (s * width)) * s * width * -(-(oh * ow) // r) * r
+
+    by_pixels = min(range(len(PIXEL_TILES)), key=pixel_lanes)
+    by_filters = min(range(len(FILTER_TILES)), key=filter_lanes)
+    if filter_lanes(by_filters) < (1 - FILTER_LAYOUT_GAIN) * pixel_lanes(by_pixels):
+        return "filters", by_filters
+    return "pixels", by_pixels
+
+
+CACHE_LINE = 64
+
+
+def odd_cache_lines(count, itemsize):
+    """``count`` numbers rounded up to an odd number of 64-byte cache lines.
+
+    A tile reads the same pixels of every channel, one channel after the other. If channels
+    lay a multiple of 4 KB apart (32x32 float32 planes do), all those reads would fall into
+    the same few sets of the processor's cache and evict each other; an odd number of cache
+    lines apart, consecutive channels fall into different sets.
+    """
+    per_line = CACHE_LINE // itemsize
+    lines = -(-count // per_line)
+    return (lines + 1 - lines % 2) * per_line
+
+
+class Plan:
+    """Where every tap and every pixel or vector of pixels lies, for one layer shape (``plan``).
+
+    Attributes: layout and shape (``choose_tiles``), tile_rows and tile_vectors (R, S);
+    phases (column phases of the split input: the stride for the pixel layout, 1 for the
+    filter layout), phase_width, channel_size, split_size (numbers of the split input);
+    offsets (one per tap k); x_starts and out_starts (one per vector of pixels, or per pixel,
+    padded to whole tiles), and for the pixel layout lanes (pixels used of each vector).
+    """
+
+    def __init__(self, channels, input_hw, weight_shape, groups, stride, padding, dilation, out_hw, itemsize,
+                 tiles=None):
+        width = VECTOR_BYTES // itemsize
+        f, c, kh, kw = weight_shape
+        (h, w), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = input_hw, stride, padding, dilation, out_hw
+        self.layout, self.shape = tiles or choose_tiles(f // groups, out_hw, width)
+        self.tile_rows, self.tile_vectors = (PIXEL_TILES if self.layout == "pixels" else FILTER_TILES)[self.shape]
+        rows_padded = h + 2 * ph
+        self.phases = sw if self.layout == "pixels" else 1
+        self.phase_width = -(-(w + 2 * pw) // self.phases)       # columns per phase: ceil(Wp / S)
+        row = self.phases * self.phase_width                     # numbers per padded input row
+        self.channel_size = odd_cache_lines(rows_padded * row, itemsize)
+        # Tap (c, i, j) of the pixel (or vector) starting at split index x_start reads x_start + offset.
+        self.offsets = np.array([ch * self.channel_size + i * dh * row + (j * dw) % self.phases * self.phase_width
+                                 + (j * dw) // self.phases for ch in range(c) for i in range(kh) for j in range(kw)],
+                                dtype=np.int64)
+        if self.layout == "pixels":
+            # Every output row in vectors of `width` pixels, the last one of a row perhaps partly used.
+            vectors = [(y, x0) for y in range(oh) for x0 in range(0, ow, width)]
+            unused = [0] * (-len(vectors) % self.tile_vectors)   # a last tile's unused vectors store nothing
+            self.x_starts = np.array([y * sh * row + x0 for y, x0 in vectors] + unused, dtype=np.int64)
+            self.out_starts = np.array([y * ow + x0 for y, x0 in vectors] + unused, dtype=np.int64)
+            self.lanes = np.array([min(width, ow - x0) for _, x0 in vectors] + unused, dtype=np.int64)
+        else:
+            # Every output pixel, written to row y*W' + x of the (pixels, F) scratch.
+            pixels = [(y, x) for y in range(oh) for x in range(ow)]
+            unused = [0] * (-len(pixels) % self.tile_rows)
+            self.x_starts = np.array([y * sh * row + x * sw for y, x in pixels] + unused, dtype=np.int64)
+            self.out_starts = np.array([(y * ow + x) * f for y, x in pixels] + unused, dtype=np.int64)
+            self.lanes = np.zeros(0, dtype=np.int64)
+        # A vector reads up to width - 1 numbers past the last pixel it needs.
+        self.split_size = channels * self.channel_size + width
+
+
+@functools.lru_cache(maxsize=64)
+def plan(channels, input_hw, weight_shape, groups, stride, padding, dilation, out_hw, itemsize, tiles=None):
+    """The ``Plan`` of a layer shape; cached, as a network runs the same shapes at every step."""
+    return Plan(channels, input_hw, weight_shape, groups, stride, padding, dilation, out_hw, itemsize, tiles)
+
+
+@njit(cache=True, nogil=True)
+def split_phases(x, image, ph, pw, channel_size, phases, phase_width, out):
+    """Write x[image] (C, H, W), zero-padded, into out as xs[c, r, p, m] = xp[c, r, m*S + p],
+    the channels ``channel_size`` numbers apart.
+
+    Only the positions that hold input are written: ``out`` is zeroed once when allocated,
+    and every image of a layer fills the same positions, so the padding stays zero.
+    """
+    c, h, w = x.shape[1:]
+    for ch in range(c):
+        for r in range(h):
+            row_start = ch * channel_size + (r + ph) * phases * phase_width
+            for p in range(phases):
+                # Phase p holds padded columns m*S + p, input columns m*S + p - PW.
+                lo = max(0, (pw - p + phases - 1) // phases)
+                hi = min(phase_width, (w - 1 + pw - p) // phases + 1)
+                first = max(lo * phases + p - pw, 0)
+                start = max(row_start + p * phase_width + lo, 0)
+                if phases == 1:
+                    for m in range(hi - lo):
+                        out[start + m] = x[image, ch, r, first + m]
+                else:
+                    for m in range(hi - lo):
+                        out[start + m] = x[image, ch, r, first + m * phases]
+
+
+@njit(cache=True, nogil=True)
+def _pixel_tiles(shape, weights, biases, groups, per_group, rows, vectors, split, x_shift_per_group, offsets,
+                 x_starts, out_starts, lanes, out, out_start, plane):
+    """Every (pixel tile, filter tile) of one image in the pixel layout, written to
+    out[out_start + f*plane + pixel]."""
+    taps = offsets.shape[0]
+    blocks = -(-per_group // rows)
+    for g in range(groups):
+        x_shift = g * x_shift_per_group
+        for first in range(0, x_starts.shape[0], vectors):
+            for block in range(blocks):
+                panel = g * blocks + block
+                w_start, bias_start = panel * taps * rows, panel * rows
+                out_shift = out_start + (g * per_group + block * rows) * plane
+                valid = min(rows, per_group - block * rows)
+                # Each tile shape is its own compiled loop (see PIXEL_TILES).
+                if shape == 0:
+                    _pixel0(weights, w_start, biases, bias_start, split, x_starts, x_shift, offsets, out, out_starts,
+                            out_shift, lanes, first, valid, plane)
+                elif shape == 1:
+                    _pixel1(weights, w_start, biases, bias_start, split, x_starts, x_shift, offsets, out, out_starts,
+                            out_shift, lanes, first, valid, plane)
+                else:
+                    _pixel2(weights, w_start, biases, bias_start, split, x_starts, x_shift, offsets, out, out_starts,
+                            out_shift, lanes, first, valid, plane)
+
+
+@njit(cache=True, nogil=True)
+def _filter_tiles(shape, weights, biases, groups, per_group, rows, vectors, width, split, x_shift_per_group, offsets,
+                  x_starts, out_starts, pixels, scratch):
+    """Every (pixel tile, filter tile) of one image in the filter layout, written pixel-major
+    to scratch[pixel*F + f]."""
+    taps = offsets.shape[0]
+    span = vectors * width                      # filters per tile
+    blocks = -(-per_group // span)
+    for g in range(groups):
+        x_shift = g * x_shift_per_group
+        for first in range(0, x_starts.shape[0], rows):
+            valid_pixels = min(rows, pixels - first)
+            for block in range(blocks):
+                panel = g * blocks + block
+                w_start, bias_start = panel * taps * span, panel * span
+                out_shift = g * per_group + block * span
+                valid = min(span, per_group - block * span)
+                if shape == 0:
+                    _filter0(weights, w_start, biases, bias_start, split, x_starts, x_shift, offsets, scratch,
+                             out_starts, out_shift, first, valid_pixels, valid)
+                elif shape == 1:
+                    _filter1(weights, w_start, biases, bias_start, split, x_starts, x_shift, offsets, scratch,
+                             out_starts, out_shift, first, valid_pixels, valid)
+                else:
+                    _filter2(weights, w_start, biases, bias_start, split, x_starts, x_shift, offsets, scratch,
+                             out_starts, out_shift, first, valid_pixels, valid)
+
+
+@njit(cache=True, nogil=True)
+def _transpose_into(scratch, pixels, filters, out, out_start):
+    """out[out_start + f*pixels + p] = scratch[p*filters + f]: pixel-major to filter-major,
+    in blocks of 64 pixels so that the rows read stay in the cache."""
+    for p0 in range(0, pixels, 64):
+        p1 = min(p0 + 64, pixels)
+        for f in range(filters):
+            row = out_start + f * pixels
+            for p in range(p0, p1):
+                out[row + p] = scratch[p * filters + f]
+
+
+@njit(cache=True, nogil=True)
+def _direct_images(x, weights, biases, groups, filters, by_filters, shape, rows, vectors, width, ph, pw, phases,
+                   phase_width, split_size, channel_size, offsets, x_starts, out_starts, lanes, out, start, stop):
+    """out (the (N, F, H', W') result, flat) for images [start, stop): split each image, then
+    run its tiles (``_pixel_tiles`` or, with by_filters, ``_filter_tiles`` and a transpose)."""
+    c = x.shape[1]
+    plane = out.shape[0] // (x.shape[0] * filters)
+    per_group = filters // groups
+    split = np.zeros(split_size, x.dtype)
+    scratch = np.empty(plane * filters if by_filters else 0, x.dtype)
+    for image in range(start, stop):
+        split_phases(x, image, ph, pw, channel_size, phases, phase_width, split)
+        if by_filters:
+            _filter_tiles(shape, weights, biases, groups, per_group, rows, vectors, width, split,
+                          (c // groups) * channel_size, offsets, x_starts, out_starts, plane, scratch)
+            _transpose_into(scratch, plane, filters, out, image * filters * plane)
+        else:
+            _pixel_tiles(shape, weights, biases, groups, per_group, rows, vectors, split, (c // groups) * channel_size,
+                         offsets, x_starts, out_starts, lanes, out, image * filters * plane, plane)
+
+
+def pack_weights(weight, bias, groups, block):
+    """The filters in the layout the tiles read: for each group, blocks of ``block`` filters
+    (R for the pixel layout, S*V for the filter layout), each block (K, block) with a tap's
+    weights side by side, zeros past the group's last filter; the bias likewise in blocks
+    (zeros without bias). Returns (weights, biases), both 1-D."""
+    f = weight.shape[0]
+    per_group, k = f // groups, math.prod(weight.shape[1:])
+    blocks = -(-per_group // block)
+    padded = np.zeros((groups, blocks * block, k), dtype=weight.dtype)
+    padded[:, :per_group] = weight.reshape(groups, per_group, k)
+    weights = padded.reshape(groups * blocks, block, k).transpose(0, 2, 1)
+    biases = np.zeros((groups, blocks * block), dtype=weight.dtype)
+    if bias is not None:
+        biases[:, :per_group] = bias.reshape(groups, per_group)
+    return np.ascontiguousarray(weights).reshape(-1), biases.reshape(-1)
+
+
+def direct_conv2d_fast(x, weight, bias, stride, padding, dilation, out_hw, groups=1, out=None, tiles=None):
+    """``direct_conv2d_reference`` as compiled tiles; blocks of images shared among threads.
+
+    ``tiles``: ("pixels" or "filters", shape index) to use instead of ``choose_tiles``'s
+    choice (the tests run every layout and shape on the same layers).
+    """
+    n, c, h, w = x.shape
+    f = weight.shape[0]
+    width = VECTOR_BYTES // x.itemsize
+    p = plan(c, (h, w), weight.shape, groups, tuple(stride), tuple(padding), tuple(dilation), tuple(out_hw),
+             x.itemsize, tiles)
+    by_filters = p.layout == "filters"
+    block = p.tile_vectors * width if by_filters else p.tile_rows
+    weights, biases = pack_weights(weight.astype(x.dtype, copy=False), bias, groups, block)
+    out = result_array(out, (n, f, *out_hw), x.dtype, "direct_conv2d")
+    launch(__file__, _direct_images, n, out.size, np.ascontiguousarray(x), weights, biases, groups, f, by_filters,
+           p.shape, p.tile_rows, p.tile_vectors, width, padding[0], padding[1], p.phases, p.phase_width,
+           p.split_size, p.channel_size, p.offsets, p.x_starts, p.out_starts, p.lanes, out.reshape(-1))
+    return out
