@@ -56,7 +56,8 @@ def test_contrast_brightness_and_pixelate_by_hand():
     assert np.array_equal(corrupt(x, "brightness", 4), np.clip(x + 0.4, 0, 1))   # grey: the value is the level
     colour = images(3)
     hsv_brighter = corrupt(colour, "brightness", 1)
-    assert np.allclose(hsv_brighter.max(axis=1), np.minimum(colour.max(axis=1) + 0.1, 1), atol=1e-6)   # V = max(R, G, B)
+    # In HSV, V = max(R, G, B): brightness raises the largest channel by c.
+    assert np.allclose(hsv_brighter.max(axis=1), np.minimum(colour.max(axis=1) + 0.1, 1), atol=1e-6)
     blocks = corrupt(x, "pixelate", 2)   # 28 -> int(28 * 0.5) = 14: 2x2 blocks of their mean
     expected = x.reshape(4, 1, 14, 2, 14, 2).mean(axis=(3, 5)).repeat(2, axis=2).repeat(2, axis=3)
     assert np.allclose(blocks, expected, rtol=0, atol=1e-12)

@@ -95,7 +95,8 @@ def test_nearest_neighbours_are_those_of_a_brute_force_search(tmp_path):
     (lambda: embed(np.zeros((5, 2)), "umap"), "embed: method must be one of pca, tsne, got 'umap'"),
     (lambda: embed(np.zeros((5, 2)), labels=[0, 1]), r"embed: expected one label per point \(5\), got shape \(2,\)"),
     (lambda: embed(np.zeros((5, 2)), thumbnails=2), r"embed: thumbnails need the images of the points"),
-    (lambda: nearest_neighbours(np.zeros((5, 2)), [0], k=5), "nearest_neighbours: k must be an int from 1 to N - 1 = 4"),
+    (lambda: nearest_neighbours(np.zeros((5, 2)), [0], k=5),
+     "nearest_neighbours: k must be an int from 1 to N - 1 = 4"),
     (lambda: nearest_neighbours(np.zeros((5, 2)), [7], k=2), "nearest_neighbours: query 7 is out of range for 5"),
     (lambda: embed(np.full((5, 2), np.nan)), "embed: the features hold NaN or infinite values"),
 ])
