@@ -72,7 +72,7 @@ class FeatureEvolution:
         epochs = sorted(self.records)
         first = self.records[epochs[0]]
         units = len(first.channels)
-        figure = Figure(figsize=(1.3 * len(epochs) + 1.0, 2.4 * units + 0.8), layout="constrained")
+        figure = Figure(figsize=(max(1.3 * len(epochs) + 1.0, 4.5), 2.4 * units + 1.0), layout="constrained")
         grid = figure.subplots(units, len(epochs), squeeze=False)
         for column, epoch in enumerate(epochs):
             record = self.records[epoch]
@@ -90,7 +90,7 @@ class FeatureEvolution:
                     grid[row, column].set_axis_on()
                     grid[row, column].set(xticks=[], yticks=[])
                     grid[row, column].set_ylabel(f"unit {record.channels[row]}")
-        heading = f"{first.layer}: each unit's strongest image (top) and its deconvnet projection, by epoch"
+        heading = f"{first.layer}: each unit's strongest image (top)\nand its deconvnet projection, by epoch"
         figure.suptitle(f"{title}\n{heading}" if title else heading, fontsize="medium")
         if path is not None:
             save_figure(figure, path)
