@@ -36,6 +36,8 @@ EXPERIMENTS = {
     "convergence": "transfer_convergence",
     "explain-localisation": "explain_localisation",
     "explain-sanity": "explain_sanity",
+    "ablation": "visualize_ablation",
+    "evolution": "visualize_evolution",
 }
 
 
