@@ -44,6 +44,7 @@ TOLERANCE = 2      # pixels, the pointing game's second column
 PERCENTILE = 80    # the box's threshold
 SCORES = ("pointing_game", "pointing_game_r2", "fraction_inside", "bbox_iou")
 HEADERS = ("pointing game", f"pointing game (r = {TOLERANCE} px)", "fraction inside", "box IoU")
+CENTRE, EDGES = "centre (Gaussian, sigma 8 px)", "edges (Sobel on the image)"
 
 
 def shapes_test_images(n):
@@ -101,8 +102,8 @@ def run(out, quick=False, data_root=None, log=print):
                 f"{results[source][method]['pointing_game'].mean():.2f}")
     size = masks.shape[1]
     baselines = {"random (uniform noise)": random_maps(n, size, size, seed=0),
-                 "centre (Gaussian, sigma 8 px)": centre_maps(n, size, size),
-                 "edges (Sobel on the image)": edge_maps(pixels)}
+                 CENTRE: centre_maps(n, size, size),
+                 EDGES: edge_maps(pixels)}
     baseline_scores = {name: score(maps, masks) for name, maps in baselines.items()}
     area = masks.mean(axis=(1, 2))
 
@@ -129,9 +130,9 @@ def run(out, quick=False, data_root=None, log=print):
     for source in MODELS:
         for key, header in zip(SCORES, HEADERS):
             winner = max(METHODS, key=lambda method: results[source][method][key].mean())
-            edge = baseline_scores["edges (Sobel on the image)"][key].mean()
+            edge, centre = (baseline_scores[name][key].mean() for name in (EDGES, CENTRE))
             best.append(f"`{source}`, {header}: best `{winner}` ({results[source][winner][key].mean():.2f}; "
-                        f"edge detector {edge:.2f}, centre {baseline_scores['centre (Gaussian, sigma 8 px)'][key].mean():.2f})")
+                        f"edge detector {edge:.2f}, centre {centre:.2f})")
     sections.append("Best method per score:\n\n" + "\n".join(f"- {line}" for line in best))
 
     plot_scores(results, baseline_scores, os.path.join(out, "scores.png"))

@@ -51,6 +51,11 @@ def correlation_cell(values):
     return f"{defined.mean():.2f}" + (f" ({undefined} n/a)" if undefined else "")
 
 
+def other_image(maps):
+    """rho between each image's map and the next image's (the last with the first), (N, H, W) -> (N,)."""
+    return rank_correlations(maps, np.roll(maps, -1, axis=0))
+
+
 def nanmean(values, axis=None):
     """The mean of the defined values (rho is undefined for a constant map)."""
     defined = ~np.isnan(values)
@@ -125,10 +130,12 @@ def run(out, quick=False, data_root=None, log=print):
         cascade_results[source] = result
         log(f"{source}: cascade of {len(result['steps']) - 1} steps done")
         steps = result["steps"][1:]
-        headers = ["method"] + [f"up to {step}" for step in steps]
+        headers = ["method"] + [f"up to {step}" for step in steps] + ["reference: another image"]
         absolute = markdown_table(headers, [[f"`{method}`"] + [correlation_cell(row) for row in rho]
+                                            + [correlation_cell(other_image(result["maps"][method][0]))]
                                             for method, rho in result["absolute"].items()])
         signed = markdown_table(headers, [[f"`{method}`"] + [correlation_cell(row) for row in rho]
+                                          + [correlation_cell(other_image(result["signed_maps"][method][0]))]
                                           for method, rho in result["signed"].items()])
         last = {method: nanmean(rho[-1]) for method, rho in result["absolute"].items()}
         unchanged = [f"`{method}` ({value:.2f})" for method, value in last.items() if value >= THRESHOLD]
@@ -142,7 +149,10 @@ def run(out, quick=False, data_root=None, log=print):
             f"### Cascading randomisation of `{source}`, {n} test images\n\n"
             f"Mean Spearman rho between the trained model's maps and the maps after re-initialising every layer "
             f"from the output down to the one named (n/a: images whose map became constant, where rho is "
-            f"undefined). Absolute maps:\n\n{absolute}\n\nSigned maps (the methods with a sign):\n\n{signed}\n\n"
+            f"undefined). The last column is the trained model's map of each image against its map of the next "
+            f"image: the part of a map that does not depend on the image (the architecture's imprint), a level "
+            f"at which a map has lost what is specific to its image. Absolute maps:\n\n{absolute}\n\n"
+            f"Signed maps (the methods with a sign):\n\n{signed}\n\n"
             f"With every step done, rho >= {THRESHOLD} for: {', '.join(unchanged) if unchanged else 'no method'}.\n\n"
             f"![cascade {name}](cascade-{name}.png)\n\n![correlation {name}](correlation-{name}.png)")
 
@@ -151,11 +161,11 @@ def run(out, quick=False, data_root=None, log=print):
     rows = []
     for method in METHODS:
         pairs = (("shuffled labels", "true labels", 0), ("shuffled labels", "true labels", 1),
-                 ("true labels", "shipped", 0))
+                 ("shuffled labels", "shipped", 0), ("true labels", "shipped", 0))
         rows.append([f"`{method}`"] + [correlation_cell(rank_correlations(maps[a][method][k], maps[b][method][k]))
                                        if maps[a][method][k] is not None else "-" for a, b, k in pairs])
     table = markdown_table(["method", "shuffled vs true labels, absolute", "shuffled vs true labels, signed",
-                            "true labels vs shipped, absolute (reference)"], rows)
+                            "shuffled vs shipped, absolute", "true labels vs shipped, absolute (reference)"], rows)
     pixels, _, _ = shapes_test_images(1)
     plot_grid({method: [maps[name][method][0][0] for name in maps] for method in METHODS},
               list(maps), pixels[0], os.path.join(out, "data-randomisation.png"),
@@ -189,7 +199,8 @@ def plot_grid(rows, columns, image, path, title):
 
 
 def plot_correlations(result, path, source):
-    """Mean rho (over the images, ± one standard deviation shaded) against the cascade's steps, absolute and signed maps."""
+    """Mean rho over the images (± one standard deviation shaded) against the cascade's steps, for the
+    absolute and the signed maps."""
     from matplotlib.figure import Figure
     figure = Figure(figsize=(12, 4.2), layout="constrained")
     steps = result["steps"]
