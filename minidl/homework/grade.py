@@ -191,8 +191,10 @@ def _run_pytest(assignment, work, tasks, seed):
             records = [json.loads(line) for line in file if line.strip()]
     errors = [record for record in records if "collection_error" in record]
     if errors:
+        # The last line of pytest's report is the error, after pytest's "E   " margin.
+        error = errors[0]["details"].strip().splitlines()[-1].removeprefix("E").strip()
         raise GradingError(f"the tests of {assignment.name} could not be collected: {errors[0]['collection_error']}: "
-                           f"{errors[0]['details'].strip().splitlines()[-1]}")
+                           f"{error}")
     if not any("collected" in record for record in records):
         last = output.strip().splitlines()[-1] if output.strip() else "no output"
         raise GradingError(f"pytest did not run the tests of {assignment.name}: {last}")

@@ -8,7 +8,7 @@ From the instructor's folder ``source/hw1``:
   stub, ``raise NotImplementedError("Task 1.2: conv_forward_naive (...)")``, the task found from
   the function the region lies in (a region outside the tasks' functions is an error);
 - every other ``.py`` file loses its hidden-test regions (and may hold no solution region);
-- the notebook source (jupytext percent) becomes ``hw1.ipynb``;
+- the notebook source (jupytext percent) becomes ``hw1.ipynb`` (and ``assignment.json`` says so);
 - ``hidden/`` (the hidden cases and their expected values) is left out, and so are caches.
 
 The release is then checked (``check_release``), and refused when a check fails:
@@ -28,7 +28,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 
-from minidl.homework.assignment import HIDDEN_FOLDER, load_assignment
+from minidl.homework.assignment import DESCRIPTION, HIDDEN_FOLDER, load_assignment
 from minidl.homework.markers import (hidden_regions, lines_inside, lines_outside, remove_hidden, replace_solutions,
                                      solution_regions)
 from minidl.homework.notebooks import notebook_of_text, write_notebook
@@ -84,7 +84,10 @@ def stub_lines(task, qualified_name):
 
 
 def _stubbed_module(assignment, module, text, path):
-    tree = ast.parse(text, filename=path)
+    try:
+        tree = ast.parse(text, filename=path)
+    except SyntaxError as error:
+        raise ReleaseError(f"{path}:{error.lineno}: does not parse: {error.msg}") from error
     regions = solution_regions(text, path)
 
     def stub_for(region):
@@ -122,6 +125,10 @@ def release(name, source="assignments", out=".", force=False):
             path = os.path.join(assignment.folder, relative)
             destination = os.path.join(staging, relative)
             os.makedirs(os.path.dirname(destination), exist_ok=True)
+            if relative == DESCRIPTION:
+                _write_description(path, destination, f"{name}.ipynb")
+                written.append(relative)
+                continue
             if not relative.endswith(".py"):
                 shutil.copy2(path, destination)
                 written.append(relative)
@@ -152,6 +159,16 @@ def release(name, source="assignments", out=".", force=False):
         if os.path.exists(staging):
             shutil.rmtree(staging)
     return Release(target, tuple(sorted(written)), stubs, removed)
+
+
+def _write_description(path, destination, notebook):
+    """assignment.json as released: the notebook is the generated ``.ipynb``."""
+    with open(path) as file:
+        description = json.load(file)
+    description["notebook"] = notebook
+    with open(destination, "w") as file:
+        json.dump(description, file, indent=2)
+        file.write("\n")
 
 
 def _secret_lines(assignment):
