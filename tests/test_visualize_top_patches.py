@@ -128,6 +128,15 @@ def test_a_residual_network_is_projected_by_the_deconvnet_backward_pass():
     assert result.projections[1][0].shape == result.patches[1][0].shape
 
 
+def test_a_module_that_runs_twice_is_refused_with_the_way_out():
+    model = resnet20(num_classes=3, in_channels=3, image_size=8)
+    images = np.random.default_rng(3).uniform(0, 1, (4, 3, 8, 8)).astype(np.float32)
+    with pytest.raises(ValueError, match=r"top_patches: the layer 'layer1.0.relu' runs 2 times in one forward pass, "
+                                         r"each output with its own receptive field; choose the module around it "
+                                         r"\('layer1.0'\)"):
+        top_patches(model, TensorDataset(images, np.zeros(4, dtype=np.int64)), "layer1.0.relu", k=2, progress=False)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(layer="relu2", channels=[0, 2]), r"top_patches: channel 2 is out of range for layer 'relu2' with 2 "
                                            r"channels \(0 to 1\)"),

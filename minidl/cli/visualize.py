@@ -24,25 +24,25 @@ size and normalised as in training. ``--what`` picks the view (``minidl.visualiz
 
 ``--layer`` takes a module name (``minidl summary`` lists them; for activations a comma-separated
 list). Without it, activations shows the ReLU layers (at most six, spread from the first to the
-last) and top9 the last ReLU layer whose units see part of the image. ``--limit N`` uses the first
-N test images.
+last; for a ResNet, whose ReLUs run twice in each block, the top-level modules) and top9 the ReLU
+after the last convolution (for a ResNet, the last stage). ``--limit N`` uses the first N test
+images.
 """
 
 import json
 import os
 import time
+from collections import Counter
 
 import numpy as np
 
 from minidl import data, nn
-from minidl.analysis.receptive_field import receptive_field
+from minidl.analysis.receptive_field import call_fields
+from minidl.analysis.trace import trace
 from minidl.cli.common import UsageError, load_dataset, load_source
 from minidl.cli.images import resize_transforms
 from minidl.data import Subset, transforms
-from minidl.explain.attribution import inspecting
 from minidl.files import atomic_write
-from minidl.grad_mode import no_grad
-from minidl.tensor import Tensor
 
 VIEWS = ("filters", "activations", "top9", "embedding", "classmodel", "robustness")
 # Activations of at most this many layers are drawn when --layer does not choose them.
@@ -149,20 +149,46 @@ def _filters(source, args, out):
     return ["filters.png"]
 
 
-def relu_layers(model, image_shape):
-    """The names of the ReLU modules whose output is a feature map (N, C, H, W) whose units see
-    part of the image, in the order the forward pass runs them."""
-    order = []
-    hooks = [module.register_forward_hook(lambda module, inputs, output, name=name: order.append((name, output.ndim)))
-             for name, module in model.named_modules() if isinstance(module, nn.ReLU)]
-    try:
-        with inspecting(model), no_grad():
-            model(Tensor(np.zeros((1, *image_shape), np.float32)))
-    finally:
-        for hook in hooks:
-            hook.remove()
-    names = list(dict.fromkeys(name for name, ndim in order if ndim == 4))
-    return [name for name in names if not receptive_field(model, image_shape, layer=name).is_full]
+def feature_layers(model, image_shape):
+    """The modules of ``model`` in the order their calls end, as (name, module, is_feature_map):
+    is_feature_map says that the module runs once and outputs a map (N, C, H, W) whose units see
+    part of the image (the layers top_patches and activations can look at)."""
+    traced = trace(model, image_shape, caller="minidl visualize")
+    fields, _ = call_fields(traced)
+    runs = Counter(call.name for call in traced.calls)
+    ended = sorted(range(len(traced.calls)), key=lambda i: (traced.calls[i].end, -i))
+    layers = []
+    for i in ended:
+        call, field = traced.calls[i], fields[i]
+        output = call.output_tensor
+        usable = (bool(call.name) and runs[call.name] == 1 and output is not None and output.ndim == 4
+                  and field is not None and not field.is_full)
+        layers.append((call.name, call.module, usable))
+    return layers
+
+
+def default_activation_layers(model, image_shape):
+    """The ReLU feature maps (a ResNet, whose ReLUs run twice in each block: the top-level modules'
+    maps), at most MOST_ACTIVATION_LAYERS of them spread from the first to the last."""
+    usable = [(name, module) for name, module, ok in feature_layers(model, image_shape) if ok]
+    layers = [name for name, module in usable if isinstance(module, nn.ReLU)]
+    if len(layers) < 2:
+        layers = [name for name, _ in usable if "." not in name]
+    if len(layers) > MOST_ACTIVATION_LAYERS:
+        picks = np.unique(np.round(np.linspace(0, len(layers) - 1, MOST_ACTIVATION_LAYERS)).astype(int))
+        layers = [layers[i] for i in picks]
+    return layers
+
+
+def default_top_layer(model, image_shape):
+    """The ReLU feature map after the last convolution; without one (a ResNet) the last feature map."""
+    layers = feature_layers(model, image_shape)
+    last_conv = max((i for i, (_, module, _) in enumerate(layers) if isinstance(module, nn.Conv2d)), default=-1)
+    after = [name for name, module, ok in layers[last_conv + 1:] if ok and isinstance(module, nn.ReLU)]
+    usable = [name for name, _, ok in layers if ok]
+    if not usable:
+        raise UsageError("the model has no feature map whose units see part of the image; choose --layer")
+    return after[-1] if after else usable[-1]
 
 
 def _activations(source, args, out):
@@ -176,10 +202,7 @@ def _activations(source, args, out):
         for layer in layers:
             _layer(source.model, layer, "activations")
     else:
-        layers = relu_layers(source.model, _image_shape(source))
-        if len(layers) > MOST_ACTIVATION_LAYERS:   # spread from the first to the last
-            picks = np.unique(np.round(np.linspace(0, len(layers) - 1, MOST_ACTIVATION_LAYERS)).astype(int))
-            layers = [layers[i] for i in picks]
+        layers = default_activation_layers(source.model, _image_shape(source))
     image, label = test_set[args.index]
     activations(source.model, image, layers, transform=transform, normalize=source.normalize,
                 path=os.path.join(out, "activations.png"),
@@ -191,7 +214,7 @@ def _top9(source, args, out):
     from minidl.visualize import top_patches
 
     test_set, transform, name = _test_images(source, args)
-    layer = args.layer or relu_layers(source.model, _image_shape(source))[-1]
+    layer = args.layer or default_top_layer(source.model, _image_shape(source))
     _layer(source.model, layer, "top_patches")
     channels = None
     if args.channels:

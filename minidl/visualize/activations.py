@@ -19,12 +19,10 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
-from minidl.explain.attribution import find_layer, inspecting
-from minidl.grad_mode import no_grad
 from minidl.plots import save_figure
 from minidl.tensor import Tensor
-from minidl.transfer.features import FeatureExtractor
 from minidl.visualize.inputs import Preprocess, check_pictures, model_dtype
+from minidl.visualize.layers import layer_name, layer_output
 from minidl.visualize.pictures import mosaic, rgb, show
 
 __all__ = ["Activations", "activations"]
@@ -53,13 +51,10 @@ def activations(model, image, layers, transform=None, normalize=None, path=None,
     pictures = check_pictures("activations", pictures[None] if pictures.ndim == 3 else pictures, "image")
     if len(pictures) != 1:
         raise ValueError(f"activations: expected one image, (C, H, W) or (1, C, H, W), got {len(pictures)}")
-    for name in layers:
-        find_layer("activations", model, name)
+    names = [layer_name("activations", model, layer) for layer in layers]
     preprocess = Preprocess("activations", transform, normalize, model_dtype(model))
-    extractor = FeatureExtractor(model, layers)
-    with inspecting(model), no_grad():
-        outputs = extractor(Tensor(preprocess(pictures)))
-    maps = {name: outputs[name].numpy()[0] for name in layers}
+    x = preprocess(pictures)
+    maps = {name: layer_output("activations", model, name, x).numpy()[0] for name in names}
     picture = preprocess.pixels(pictures)[0]
     figure = _draw(picture, maps, title)
     if path is not None:

@@ -36,7 +36,7 @@ from matplotlib.figure import Figure
 
 from minidl.analysis.receptive_field import receptive_field
 from minidl.explain import deconv_reconstruct
-from minidl.explain.attribution import find_layer, inspecting
+from minidl.explain.attribution import inspecting
 from minidl.grad_mode import enable_grad, no_grad
 from minidl.kernels import is_int
 from minidl.plots import save_figure
@@ -44,10 +44,10 @@ from minidl.relu_rules import relu_rule
 from minidl.tensor import Tensor
 from minidl.transfer.features import FeatureExtractor
 from minidl.visualize.inputs import Preprocess, batches, check_pictures, gather, model_dtype
+from minidl.visualize.layers import check_channels, layer_name, layer_output
 from minidl.visualize.pictures import OUTSIDE, grid_shape, mosaic, rgb, show, signed_rgb
 
-__all__ = ["TopPatches", "top_patches", "layer_name", "scan_strongest", "field_boxes", "project_unit",
-           "place_in_field"]
+__all__ = ["TopPatches", "top_patches", "scan_strongest", "field_boxes", "project_unit", "place_in_field"]
 
 
 @dataclass
@@ -110,8 +110,7 @@ def top_patches(model, dataset, layer, channels=None, k=9, transform=None, norma
     preprocess = Preprocess("top_patches", transform, normalize, model_dtype(model))
     first = check_pictures("top_patches", gather(dataset, [0]), "the dataset's images")
     x_first = preprocess(first)
-    with inspecting(model), no_grad():
-        probe = FeatureExtractor(model, [name])(Tensor(x_first))[name]
+    probe = layer_output("top_patches", model, name, x_first)
     channels = check_channels("top_patches", channels, probe.shape[1], name)
     try:
         field = receptive_field(model, x_first.shape[1:], layer=name, dtype=x_first.dtype)
@@ -142,26 +141,6 @@ def top_patches(model, dataset, layer, channels=None, k=9, transform=None, norma
         if path is not None:
             save_figure(result.figure, path)
     return result
-
-
-def layer_name(where, model, layer):
-    """The dotted name of ``layer`` (a module of ``model`` or its name), checked."""
-    module = find_layer(where, model, layer)
-    return next(name for name, candidate in model.named_modules() if candidate is module)
-
-
-def check_channels(where, channels, count, name):
-    """``channels`` (None: all; an int; a list of ints) as an int array, each in [0, count)."""
-    if channels is None:
-        return np.arange(count)
-    chosen = np.atleast_1d(np.asarray(channels))
-    if chosen.ndim != 1 or chosen.size == 0 or chosen.dtype.kind not in "iu":
-        raise ValueError(f"{where}: channels must be an int or a list of ints, got {channels!r}")
-    wrong = chosen[(chosen < 0) | (chosen >= count)]
-    if wrong.size:
-        raise ValueError(f"{where}: channel {wrong[0]} is out of range for layer {name!r} with {count} channels "
-                         f"(0 to {count - 1})")
-    return chosen.astype(np.int64)
 
 
 def scan_strongest(model, dataset, name, channels, k, preprocess, batch_size=256, progress=False):
