@@ -149,7 +149,8 @@ def run(out, quick=False, data_root=None, log=print):
                        for claim, holds, numbers in observations(rows))
     _plot(rows, os.path.join(out, "ablation.png"), data_name)
     return (f"Data: {len(train_set):,} training images of {data_name}, {len(test_set):,} test images; {epochs} "
-            f"epoch{'s' if epochs > 1 else ''} of Adam at {LR:g} with a cosine schedule, batches of {BATCH_SIZE}, seed 0, no augmentation.\n\n"
+            f"epoch{'s' if epochs > 1 else ''} of Adam at {LR:g} with a cosine schedule, batches of {BATCH_SIZE}, "
+            "seed 0, no augmentation.\n\n"
             + "\n".join(lines) + f"\n\nZeiler and Fergus's observations on this table:\n\n{claims}\n\n"
             "![ablation](ablation.png)\n")
 
