@@ -12,8 +12,8 @@ from minidl.cli import main
 from minidl.homework import GradingError, format_report, grade, results_json
 
 TASKS = [
-    {"id": "9.1", "title": "ReLU", "module": "ops.py", "functions": ["relu"], "forbidden_imports": ["minidl.functional"],
-     "time_limit_s": 20},
+    {"id": "9.1", "title": "ReLU", "module": "ops.py", "functions": ["relu"],
+     "forbidden_imports": ["minidl.functional"], "time_limit_s": 20},
     {"id": "9.2", "title": "Row sums", "module": "ops.py", "functions": ["row_sums"],
      "vectorised": {"row_sums": ["x"]}, "time_limit_s": 3},
 ]

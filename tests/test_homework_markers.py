@@ -31,14 +31,16 @@ def test_regions_are_found_with_their_lines_and_indentation():
 
 
 def test_solutions_become_stubs_at_the_markers_indentation():
-    stubbed = replace_solutions(SOURCE, lambda region: ["# YOUR CODE HERE", f"raise NotImplementedError('{region.begin}')"])
+    stubbed = replace_solutions(SOURCE, lambda region: ["# YOUR CODE HERE",
+                                                        f"raise NotImplementedError('{region.begin}')"])
     assert '    # YOUR CODE HERE\n    raise NotImplementedError(\'3\')\n\n\n### BEGIN HIDDEN' in stubbed
     assert "np.maximum" not in stubbed and "BEGIN SOLUTION" not in stubbed
 
 
 def test_hidden_tests_are_removed_with_their_markers():
     public = remove_hidden(SOURCE)
-    assert "test_hidden" not in public and "HIDDEN" not in public and public.endswith("def test_public():\n    return out\n")
+    assert "test_hidden" not in public and "HIDDEN" not in public
+    assert public.endswith("def test_public():\n    return out\n")
 
 
 def test_lines_inside_and_outside_the_regions():

@@ -104,7 +104,8 @@ dx, dw, db = conv_backward_naive(dout, cache)
 dx_num = eval_numerical_gradient_array(lambda v: conv_forward_naive(v, w, b, conv_param)[0], x, dout)
 dw_num = eval_numerical_gradient_array(lambda v: conv_forward_naive(x, v, b, conv_param)[0], w, dout)
 db_num = eval_numerical_gradient_array(lambda v: conv_forward_naive(x, w, v, conv_param)[0], b, dout)
-print(f"dx error {rel_error(dx, dx_num):.1e}, dw error {rel_error(dw, dw_num):.1e}, db error {rel_error(db, db_num):.1e}")
+print(f"dx error {rel_error(dx, dx_num):.1e}, dw error {rel_error(dw, dw_num):.1e}, "
+      f"db error {rel_error(db, db_num):.1e}")
 
 # %% [markdown]
 # ## Task 1.5: the backward pass is a convolution

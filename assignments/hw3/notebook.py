@@ -11,8 +11,7 @@
 # **The training run (Task 3.6)** reaches at least 88% test accuracy on Fashion-MNIST (or 95% on
 # SyntheticShapes when the Fashion-MNIST files are not there) in under 5 minutes on a 2-core
 # laptop, with the settings below. It reads the dataset files from `$MINIDL_DATA` (else
-# `~/.cache/minidl`); `minidl train --dataset fashion-mnist --download --epochs 0` is one way
-# to fetch them.
+# `~/.cache/minidl`); `load_dataset("fashion-mnist", train=True, download=True)` fetches them.
 
 # %%
 import os

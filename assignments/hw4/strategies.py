@@ -45,7 +45,8 @@ def trainable_parameters(model):
 
 
 def set_train_mode(model):
-    """``model.train()``, then every BatchNorm2d whose parameters are all frozen back to ``eval()``. Returns the model."""
+    """``model.train()``, then every BatchNorm2d whose parameters are all frozen back to ``eval()``.
+    Returns the model."""
     ### BEGIN SOLUTION
     model.train()
     for module in model.modules():

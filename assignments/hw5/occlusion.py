@@ -4,7 +4,8 @@ A square window of ``window`` x ``window`` pixels slides over the image with ``s
 place every channel under it is set to ``baseline`` and the model scores the occluded image. The
 map holds the drop of the target's score,
 
-    D[n, i, j] = S_t(x_n) - S_t(x_n with rows i*s .. i*s + window - 1 and columns j*s .. j*s + window - 1 set to baseline)
+    D[n, i, j] = S_t(x_n) - S_t(x_n with rows i*s .. i*s + window - 1 and
+                                  columns j*s .. j*s + window - 1 set to baseline)
 
 for i < (H - window) // stride + 1, likewise j: large where the model looks. (Captum's Occlusion
 spreads each drop over the pixels its window covered instead; with stride = window they agree.)

@@ -116,8 +116,8 @@ def load_assignment(source, name):
     folder = os.path.join(source, name)
     path = os.path.join(folder, DESCRIPTION)
     if not os.path.isdir(folder):
-        known = sorted(entry for entry in os.listdir(source) if os.path.isfile(os.path.join(source, entry, DESCRIPTION))) \
-            if os.path.isdir(source) else []
+        known = sorted(entry for entry in os.listdir(source)
+                       if os.path.isfile(os.path.join(source, entry, DESCRIPTION))) if os.path.isdir(source) else []
         hint = f"the assignments there: {', '.join(known)}" if known else "it holds no assignment"
         raise AssignmentError(f"no assignment {name!r} in {source} ({hint})")
     if not os.path.isfile(path):

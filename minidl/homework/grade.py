@@ -184,7 +184,8 @@ def _run_pytest(assignment, work, tasks, seed):
         output = finished.stdout + finished.stderr
     except subprocess.TimeoutExpired as expired:
         finished = None
-        output = f"the tests were stopped after {limit:g} s\n" + (expired.stdout or b"").decode(errors="replace")[-2000:]
+        printed = (expired.stdout or b"").decode(errors="replace")
+        output = f"the tests were stopped after {limit:g} s\n{printed[-2000:]}"
     records = []
     if os.path.exists(report):
         with open(report) as file:

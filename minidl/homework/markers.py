@@ -16,8 +16,9 @@ and tests with the part students do not see:
 
 A marker is a whole line (indentation aside). The student's version replaces each solution
 region by a stub at the marker's indentation, ``# YOUR CODE HERE`` and ``raise
-NotImplementedError("Task 1.1: relu (...)")``, and drops each hidden region with its markers. Regions do not nest, and every BEGIN
-has its END: anything else is a ``MarkerError`` naming the file and the line.
+NotImplementedError("Task 1.1: relu (...)")``, and drops each hidden region with its markers.
+Regions do not nest, and every BEGIN has its END: anything else is a ``MarkerError`` naming the
+file and the line.
 """
 
 from dataclasses import dataclass

@@ -63,13 +63,15 @@ def write_notebook(notebook, path):
 @dataclass(frozen=True)
 class NotebookRun:
     """How a notebook's execution went: the code cells that ran without error, of how many, the
-    error that stopped it (name and value, "" when it ran to the end) and the time taken."""
+    error that stopped it (name and value, "" when it ran to the end), the time taken and what
+    the cells printed (their stdout, in order)."""
 
     cells_run: int
     code_cells: int
     error_name: str
     error_value: str
     seconds: float
+    stdout: str = ""
 
     @property
     def completed(self):
@@ -101,8 +103,11 @@ def run_notebook(path, cwd, cell_timeout_s=600, env=None):
     except nbclient.exceptions.CellTimeoutError as error:
         error_name, error_value = "CellTimeoutError", str(error).strip().splitlines()[0]
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    failed = [i for i, cell in enumerate(code) if any(out.get("output_type") == "error" for out in cell.get("outputs", []))]
+    failed = [i for i, cell in enumerate(code)
+              if any(out.get("output_type") == "error" for out in cell.get("outputs", []))]
     ran = failed[0] if failed else sum(1 for cell in code if cell.get("execution_count") is not None)
     if error_name and not failed:   # a timeout leaves no error output: the cell that stopped is the first not counted
         ran = max(ran - 1, 0)
-    return NotebookRun(ran, len(code), error_name, error_value, time.perf_counter() - started)
+    printed = "".join(out.get("text", "") for cell in code for out in cell.get("outputs", [])
+                      if out.get("output_type") == "stream" and out.get("name") == "stdout")
+    return NotebookRun(ran, len(code), error_name, error_value, time.perf_counter() - started, printed)

@@ -26,8 +26,9 @@ def test_ten_labels_per_class_of_new_shapes():
     labels = np.asarray(train.targets)
     chosen = np.concatenate([np.flatnonzero(labels == c)[:10] for c in range(5)])
     before = {name: p.numpy().copy() for name, p in model.named_parameters()}
-    result = little_data_similar_source(model, "classifier.act4", ((train.images[chosen] - mean) / std).astype(np.float32),
-                                        labels[chosen], ((test.images[:300] - mean) / std).astype(np.float32),
+    train_images = ((train.images[chosen] - mean) / std).astype(np.float32)
+    test_images = ((test.images[:300] - mean) / std).astype(np.float32)
+    result = little_data_similar_source(model, "classifier.act4", train_images, labels[chosen], test_images,
                                         np.asarray(test.targets[:300]), epochs=5)
     assert set(result) == {"probe", "fine-tune"}
     # Chance is 20%; the reference's probe gets about 58% from 50 images, its fine-tuning about 50%.
