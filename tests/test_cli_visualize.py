@@ -29,6 +29,9 @@ def test_top9_finds_nine_different_images_per_channel(tmp_path):
     assert record["layer"] == "features.act2" and record["images"] == 300 and record["k"] == 9
     assert [c["channel"] for c in record["channels"]] == [0, 5]
     assert all(len(set(c["images"])) == 9 for c in record["channels"])
+    for c in record["channels"]:
+        assert c["same_class"] == max(c["classes"].count(k) for k in c["classes"]) / 9
+    assert record["mean_same_class"] == sum(c["same_class"] for c in record["channels"]) / 2
     assert record["receptive_field"] == "14x14, jump 2, start 5"   # conv 5 pad 2, pool 2, conv 5
     assert (out / "top9.png").stat().st_size > 0
 

@@ -12,7 +12,8 @@ size and normalised as in training. ``--what`` picks the view (``minidl.visualiz
     filters       the weights of a convolution (--layer, default the first)      filters.png
     activations   the maps of chosen layers for test image --index                activations.png
     top9          the --k strongest patches of each channel of --layer over the
-                  whole test split, beside their deconvnet projections             top9.png, top9.json
+                  whole test split, beside their deconvnet projections (the json
+                  also gives the share of each channel's images in one class)     top9.png, top9.json
     embedding     the last layer's input features of the test images in 2-D
                   (--method pca or tsne) and their nearest neighbours             embedding-METHOD.png,
                                                                                   neighbours.png, embedding.json
@@ -226,12 +227,14 @@ def _top9(source, args, out):
     result = top_patches(source.model, test_set, layer, channels, k=args.k, transform=transform,
                          normalize=source.normalize, progress=not args.no_progress, path=os.path.join(out, "top9.png"),
                          title=f"{args.source} on {len(test_set)} {name} test images")
+    classes = [[int(test_set[int(i)][1]) for i in row] for row in result.indices]
+    # How semantic a channel is: the share of its k images that belong to their most common class.
+    same_class = [Counter(row).most_common(1)[0][1] / len(row) for row in classes]
     record = {"source": args.source, "dataset": name, "images": len(test_set), "layer": layer, "k": args.k,
               "receptive_field": str(result.field), "projection": result.projection,
-              "seconds": round(time.perf_counter() - started, 2),
-              "channels": [{"channel": int(c), "images": result.indices[m].tolist(),
-                            "classes": [int(test_set[int(i)][1]) for i in result.indices[m]],
-                            "values": result.values[m].tolist(),
+              "seconds": round(time.perf_counter() - started, 2), "mean_same_class": float(np.mean(same_class)),
+              "channels": [{"channel": int(c), "images": result.indices[m].tolist(), "classes": classes[m],
+                            "same_class": same_class[m], "values": result.values[m].tolist(),
                             "boxes": result.boxes[m].tolist()} for m, c in enumerate(result.channels)]}
     _write_json(out, "top9.json", record)
     return ["top9.png", "top9.json"]
