@@ -204,6 +204,33 @@ def test_direct_reference_is_the_im2col_convolution(config):
                                                 window.out_hw, groups), expected)
 
 
+@settings(max_examples=60)
+@given(config=direct_configs())
+def test_direct_weight_grad_twins_agree(config):
+    window, groups, filters, _, _ = config
+    x = random(window.x_shape)
+    w_shape = (filters, window.x_shape[1] // groups, *window.kernel)
+    dout = random((window.x_shape[0], filters, *window.out_hw), seed=1)
+    args = (w_shape, window.stride, window.padding, window.dilation, groups)
+    assert_close(direct.direct_conv2d_weight_grad_fast(dout, x, *args),
+                 direct.direct_conv2d_weight_grad_reference(dout, x, *args))
+
+
+def test_direct_weight_grad_chunks_give_the_unchunked_result(monkeypatch):
+    # One image per chunk: the parts are added in chunk order, whatever the threads.
+    window = Window((5, 3, 9, 8), (3, 3), (2, 1), (1, 1), (1, 2))
+    x, dout = random(window.x_shape), random((5, 7, *window.out_hw), seed=1)
+    args = ((7, 3, 3, 3), window.stride, window.padding, window.dilation, 1)
+    whole = direct.direct_conv2d_weight_grad_fast(dout, x, *args)
+    monkeypatch.setattr(direct, "GRAD_CHUNK_BYTES", 1)
+    direct.grad_plan.cache_clear()
+    try:
+        assert direct.grad_plan(x.shape, *args[:1], 1, *args[1:4], window.out_hw, 8).chunk == 1
+        assert_close(direct.direct_conv2d_weight_grad_fast(dout, x, *args), whole, atol=1e-12)
+    finally:
+        direct.grad_plan.cache_clear()
+
+
 @pytest.mark.parametrize("tiles", [("pixels", 0), ("filters", 0)])
 def test_direct_tiles_keep_float32_and_write_into_out(tiles):
     window = Window((3, 4, 11, 9), (3, 2), (2, 1), (1, 1), (1, 2))

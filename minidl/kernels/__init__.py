@@ -43,6 +43,8 @@ im2col = dispatch(_im2col_reference, _im2col_numba.im2col)
 col2im = dispatch(_col2im_reference, _im2col_numba.col2im)
 
 direct_conv2d = dispatch(_direct.direct_conv2d_reference, _direct.direct_conv2d_fast)
+direct_conv2d_weight_grad = dispatch(_direct.direct_conv2d_weight_grad_reference,
+                                     _direct.direct_conv2d_weight_grad_fast)
 
 depthwise_conv2d = dispatch(_depthwise.depthwise_conv2d_reference, _depthwise.depthwise_conv2d_fast)
 depthwise_conv2d_input_grad = dispatch(_depthwise.depthwise_conv2d_input_grad_reference,
@@ -64,7 +66,7 @@ winograd_output_grad = dispatch(_winograd.winograd_output_grad_reference, _winog
 winograd_input_grad = dispatch(_winograd.winograd_input_grad_reference, _winograd.winograd_input_grad_fast)
 
 __all__ = ["col2im", "im2col", "pad2d", "sliding_windows", "check_non_negative", "check_positive",
-           "is_int", "output_size", "pair", "direct_conv2d", "vector_bytes", "blas_vector_bytes", "depthwise_conv2d", "depthwise_conv2d_input_grad",
+           "is_int", "output_size", "pair", "direct_conv2d", "direct_conv2d_weight_grad", "vector_bytes", "blas_vector_bytes", "depthwise_conv2d", "depthwise_conv2d_input_grad",
            "depthwise_conv2d_weight_grad", "winograd_tiles", "winograd_weight", "winograd_weight_grad",
            "winograd_input", "winograd_output", "winograd_output_grad", "winograd_input_grad",
            "relu", "relu_grad", "channel_moments", "channel_sums", "channel_affine", "batch_norm_input_grad", "matmul", "for_each_chunk", "dispatch", "get_backend", "set_backend", "use_backend"]

@@ -228,27 +228,29 @@ def filter_tile_kernel(pixels, vectors):
 
     Called from compiled code as
 
-        tile(w, w_start, bias, bias_start, x, x_starts, x_shift, offsets, out, out_starts, out_shift,
-             first, valid_pixels, valid_filters)
+        tile(w, w_start, w_step, bias, bias_start, x, x_starts, x_shift, offsets, out, out_starts,
+             out_shift, first, valid_pixels, valid_filters)
 
     with arrays as for ``pixel_tile_kernel``. Pixel r of the tile is entry first + r of the
     tables x_starts and out_starts. For r < pixels, s < vectors and lane t < V, with
     f = s*V + t:
 
         acc = bias[bias_start + f] + sum over k < len(offsets) of
-              x[x_starts[first + r] + x_shift + offsets[k]] * w[w_start + k*vectors*V + f]
+              x[x_starts[first + r] + x_shift + offsets[k]] * w[w_start + k*w_step + f]
 
     is stored to out[out_starts[first + r] + out_shift + f] for r < valid_pixels and
     f < valid_filters: the tile writes each pixel's filters side by side (a pixel-major
-    layout). w and bias must extend to a whole number of vectors.
+    layout). w and bias must extend to a whole number of vectors. (The weight gradient uses
+    the same tile with the roles turned round: its "pixels" are the kernel taps, its k the
+    positions of the images, its w the output gradient, ``direct.direct_conv2d_weight_grad``.)
     """
 
     @intrinsic
-    def tile(typingctx, w, w_start, bias, bias_start, x, x_starts, x_shift, offsets, out, out_starts, out_shift,
-             first, valid_pixels, valid_filters):
+    def tile(typingctx, w, w_start, w_step, bias, bias_start, x, x_starts, x_shift, offsets, out, out_starts,
+             out_shift, first, valid_pixels, valid_filters):
         if not _check_types((w, bias, x, out), (x_starts, offsets, out_starts)):
             return None
-        signature = types.void(w, w_start, bias, bias_start, x, x_starts, x_shift, offsets, out, out_starts,
+        signature = types.void(w, w_start, w_step, bias, bias_start, x, x_starts, x_shift, offsets, out, out_starts,
                                out_shift, first, valid_pixels, valid_filters)
         return signature, _filter_codegen(pixels, vectors)
 
@@ -257,11 +259,11 @@ def filter_tile_kernel(pixels, vectors):
 
 def _filter_codegen(pixels, vectors):
     def codegen(context, builder, signature, args):
-        (_, w_start, _, bias_start, _, _, x_shift, offsets, _, _, out_shift, first, valid_pixels,
+        (_, w_start, w_step, _, bias_start, _, _, x_shift, offsets, _, _, out_shift, first, valid_pixels,
          valid_filters) = args
         w, bias, x, x_starts, offset_table, out, out_starts = _arrays(context, builder, signature, args,
-                                                                     (0, 2, 4, 5, 7, 8, 9))
-        taps = context.make_array(signature.args[7])(context, builder, offsets).nitems
+                                                                     (0, 3, 5, 6, 8, 9, 10))
+        taps = context.make_array(signature.args[8])(context, builder, offsets).nitems
         emit = _Emitter(context, builder, signature.args[0].dtype)
         i64, width = emit.i64, emit.width
 
@@ -273,7 +275,7 @@ def _filter_codegen(pixels, vectors):
 
         def step(k, sums):
             offset = emit.load(offset_table, k)
-            at_k = builder.mul(k, i64(vectors * width))
+            at_k = builder.mul(k, w_step)
             filters = [emit.load_vector(weights, builder.add(at_k, i64(s * width))) for s in range(vectors)]
             updated = []
             for r in range(pixels):

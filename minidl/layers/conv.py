@@ -297,8 +297,9 @@ def conv2d_backward(dout, cache):
         dw = kernels.depthwise_conv2d_weight_grad(dout, x, weight.shape, stride, padding, dilation)
     elif algorithm == "winograd":
         dx, dw = _winograd_backward(dout, x, weight, padding, dilation, groups)
+    elif algorithm == "direct":
+        dx, dw = _direct_backward(dout, x, weight, stride, padding, dilation, groups, out_hw)
     else:
-        # "direct" too: its gradients are those of the same convolution, which im2col computes.
         dx, dw = _im2col_backward(dout, x, weight, stride, padding, dilation, groups, out_hw)
     return dx, dw, db
 
@@ -336,6 +337,57 @@ def _im2col_backward(dout, x, weight, stride, padding, dilation, groups, out_hw)
 
     dw = _summed_over_chunks(backward_chunk, len(chunks))
     return dx, dw.reshape(weight.shape)
+
+
+def _direct_backward(dout, x, weight, stride, padding, dilation, groups, out_hw):
+    """dx and dw of a convolution computed directly, without columns.
+
+    dw: ``kernels.direct_conv2d_weight_grad``, the sum over images and positions of dout
+    times the input each tap read, in tiles like the forward pass's.
+
+    dx: with stride 1, every input pixel collects dout from the outputs whose windows covered
+    it, weighted by the tap that read it; output y read input y + i*DH - PH through tap i, so
+
+        dx[n, c, y, x] = sum over f, i, j of  w[f, c, i, j] * dout[n, f, y + PH - i*DH, x + PW - j*DW]
+
+    a convolution of dout (F channels) with the kernel flipped (i -> KH-1-i, j -> KW-1-j) and
+    its two channel axes exchanged, with padding DH*(KH-1) - PH: the forward pass's direct
+    tiles compute it. With a stride, or more padding than that, dx comes from the columns
+    (``_im2col_input_grad``).
+    """
+    f, c_per_group, kh, kw = weight.shape
+    dw = kernels.direct_conv2d_weight_grad(dout, x, weight.shape, stride, padding, dilation, groups)
+    flipped_padding = tuple(d * (k - 1) - p for d, k, p in zip(dilation, (kh, kw), padding))
+    if stride != (1, 1) or min(flipped_padding) < 0:
+        return _im2col_input_grad(dout, x.shape, weight, stride, padding, dilation, groups, out_hw), dw
+    # (F, C/G, KH, KW) -> (C, F/G, KH, KW): group g's filters become its channels and back.
+    flipped = weight[:, :, ::-1, ::-1].reshape(groups, f // groups, c_per_group, kh, kw).swapaxes(1, 2)
+    flipped = np.ascontiguousarray(flipped).reshape(groups * c_per_group, f // groups, kh, kw)
+    dx = kernels.direct_conv2d(np.ascontiguousarray(dout), flipped, None, (1, 1), flipped_padding, dilation,
+                               x.shape[2:], groups)
+    return dx, dw
+
+
+def _im2col_input_grad(dout, x_shape, weight, stride, padding, dilation, groups, out_hw):
+    """dx alone from the columns: d(cols) = W^T @ dout, then col2im, chunk by chunk."""
+    n = x_shape[0]
+    f, _, kh, kw = weight.shape
+    w_by_group = weight.reshape(groups, f // groups, -1)                   # (G, F/G, C/G*KH*KW)
+    dout_by_group = dout.reshape(n, groups, f // groups, -1)               # (N, G, F/G, L)
+    dx = np.empty(x_shape, dtype=dout.dtype)
+    rows = x_shape[1] * kh * kw
+    chunks = _chunks(n, rows * out_hw[0] * out_hw[1] * dout.itemsize)
+
+    def input_grad_chunk(k):
+        images = chunks[k]
+        count = images.stop - images.start
+        cols = kernels.matmul(w_by_group.swapaxes(-1, -2), dout_by_group[images],
+                              out=np.empty((count, groups, rows // groups, out_hw[0] * out_hw[1]), dout.dtype))
+        kernels.col2im(cols.reshape(count, rows, -1), (count, *x_shape[1:]), (kh, kw), stride, padding, dilation,
+                       out_hw, out=dx[images])
+
+    kernels.for_each_chunk(input_grad_chunk, len(chunks))
+    return dx
 
 
 def _winograd_backward(dout, x, weight, padding, dilation, groups):
