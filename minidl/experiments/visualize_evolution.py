@@ -6,7 +6,7 @@ observe that the lower layers' features settle within a few epochs while the upp
 develop only after considerable training.
 
 Here the base network of the ablation experiment (three convolutions, two hidden fully connected
-layers; ``visualize_ablation``) trains for 10 epochs as there, with a ``FeatureEvolution``
+layers; ``visualize_ablation``) trains as there but for 10 epochs, with a ``FeatureEvolution``
 callback on the ReLU after each convolution, recording the top 9 images of units 0-5 over the
 first 2,000 training images after epochs 1, 2, 5 and 10. How settled a unit is at epoch e: the
 share of its top 9 images at e that are still among its top 9 at the last epoch (1 = it already
