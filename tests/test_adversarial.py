@@ -15,7 +15,7 @@ from minidl.explain.adversarial import PixelModel, fgsm, pgd, predict, random_ta
 from minidl.explain.adversarial_fooling import fooling_from_noise, make_fooling_image, minimal_perturbation
 from minidl.explain.adversarial_report import attack_report, evaluate_attack, format_attack_table, \
     plot_attack_examples
-from minidl.zoo import load_pretrained
+from minidl.zoo import get_model, load_pretrained
 
 # One ulp of 1, the largest pixel: x_adv - x is rounded once when x_adv = x + r is stored.
 ROUNDING = {np.float32: np.finfo(np.float32).eps, np.float64: np.finfo(np.float64).eps}
@@ -179,6 +179,17 @@ def test_random_targets_are_wrong_and_cover_every_wrong_class():
     for label in range(4):
         counts = np.bincount(targets[y == label], minlength=4)
         assert counts[label] == 0 and (counts[np.arange(4) != label] > 70).all()   # 100 expected each
+
+
+@pytest.mark.parametrize("name", ["small_vgg", "resnet20", "mobilenet_v1", "googlenet"])
+def test_attacks_run_on_zoo_models_with_batch_norm_and_auxiliary_heads(name):
+    # Batch norm in training mode and GoogLeNet's auxiliary classifiers would change the network
+    # under attack: the attacks run it in evaluation mode and give its training mode back.
+    model = get_model(name, num_classes=4, in_channels=3, image_size=16)
+    x = pixels(2, shape=(3, 16, 16)).astype(np.float32)
+    adversarial = pgd(model, x, [0, 1], 0.05, 0.02, 2, seed=0)
+    assert np.abs(adversarial - x).max() <= 0.05 + ROUNDING[np.float32] and model.training
+    assert fooling_from_noise(model, [3], image_shape=(3, 16, 16), max_iter=2, seed=0).shape == (1, 3, 16, 16)
 
 
 # --- Madry et al.'s MNIST setting on the shipped model -------------------------------------------
