@@ -242,6 +242,30 @@ def test_direct_tiles_keep_float32_and_write_into_out(tiles):
     np.testing.assert_allclose(out, expected, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("images, tiles, threads, parts", [
+    (64, 16, 2, 1),          # whole images make enough blocks
+    (1, 16, 2, 8),           # one image: its tiles are shared out
+    (3, 16, 2, 3),
+    (1, 2, 2, 2),            # never more parts than tiles
+])
+def test_small_batches_are_cut_into_parts_of_images(images, tiles, threads, parts):
+    assert direct.image_parts(images, tiles, threads) == parts
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two threads")
+def test_one_image_shared_by_two_threads_gives_the_one_thread_result():
+    x, w = random((1, 3, 40, 37)), random((10, 3, 3, 3), seed=1)
+    args = ((1, 1), (1, 1), (1, 1), (40, 37))
+    threads = md.get_num_threads()
+    try:
+        md.set_num_threads(1)
+        one_thread = direct.direct_conv2d_fast(x, w, None, *args)
+        md.set_num_threads(2)
+        np.testing.assert_array_equal(direct.direct_conv2d_fast(x, w, None, *args), one_thread)
+    finally:
+        md.set_num_threads(threads)
+
+
 @pytest.mark.parametrize("filters, out_hw, expected", [
     (6, (28, 28), ("pixels", (6, 4))),       # LeNet's first layer: 6 filters fill a 6-row tile
     (32, (32, 32), ("pixels", (4, 4))),
@@ -510,6 +534,7 @@ AVX512, AVX2 = 64, 32
 @pytest.mark.parametrize("x_shape, w_shape, stride, groups, tiles, blas, expected", [
     ((2, 8, 9, 9), (8, 1, 3, 3), (1, 1), 8, AVX512, AVX2, "depthwise"),
     ((2, 8, 9, 9), (16, 1, 5, 5), (2, 2), 8, AVX2, AVX2, "depthwise"),
+    ((2, 1, 9, 9), (6, 1, 5, 5), (1, 1), 1, AVX2, AVX2, "direct"),           # LeNet's greyscale first layer
     ((2, 64, 9, 9), (64, 64, 3, 3), (1, 1), 1, AVX512, AVX2, "direct"),     # AVX-512 tiles beat Winograd
     ((2, 64, 9, 9), (64, 64, 3, 3), (1, 1), 1, AVX512, AVX512, "direct"),
     ((2, 64, 9, 9), (64, 64, 3, 3), (1, 1), 1, AVX2, AVX2, "winograd"),

@@ -55,7 +55,7 @@ from numba import njit
 from minidl.kernels.im2col import pad2d
 from minidl.kernels.im2col_numba import result_array
 from minidl.kernels.register_tile import VECTOR_BYTES, filter_tile_kernel, pixel_tile_kernel
-from minidl.kernels.threads import for_each_chunk, launch
+from minidl.kernels.threads import for_each_chunk, get_num_threads, launch
 
 # The tile shapes a layer chooses from: (filters R, pixel vectors S) for the pixel layout,
 # (pixels R, filter vectors S) for the filter layout. R*S accumulators plus the S vectors and
@@ -270,14 +270,15 @@ def split_phases(x, image, ph, pw, channel_size, phases, phase_width, out):
 
 @njit(cache=True, nogil=True)
 def _pixel_tiles(shape, weights, biases, groups, per_group, rows, vectors, split, x_shift_per_group, offsets,
-                 x_starts, out_starts, lanes, out, out_start, plane):
-    """Every (pixel tile, filter tile) of one image in the pixel layout, written to
-    out[out_start + f*plane + pixel]."""
+                 x_starts, out_starts, lanes, out, out_start, plane, first_tile, last_tile):
+    """Pixel tiles [first_tile, last_tile) of one image in the pixel layout, each with every
+    filter tile, written to out[out_start + f*plane + pixel]."""
     taps = offsets.shape[0]
     blocks = -(-per_group // rows)
-    for g in range(groups):
-        x_shift = g * x_shift_per_group
-        for first in range(0, x_starts.shape[0], vectors):
+    for tile in range(first_tile, last_tile):
+        first = tile * vectors
+        for g in range(groups):
+            x_shift = g * x_shift_per_group
             for block in range(blocks):
                 panel = g * blocks + block
                 w_start, bias_start = panel * taps * rows, panel * rows
@@ -337,23 +338,32 @@ def _transpose_into(scratch, pixels, filters, out, out_start):
 
 @njit(cache=True, nogil=True)
 def _direct_images(x, weights, biases, groups, filters, by_filters, shape, rows, vectors, width, ph, pw, phases,
-                   phase_width, split_size, channel_size, offsets, x_starts, out_starts, lanes, out, start, stop):
-    """out (the (N, F, H', W') result, flat) for images [start, stop): split each image, then
-    run its tiles (``_pixel_tiles`` or, with by_filters, ``_filter_tiles`` and a transpose)."""
+                   phase_width, split_size, channel_size, offsets, x_starts, out_starts, lanes, parts, out, start,
+                   stop):
+    """out (the (N, F, H', W') result, flat) for work items [start, stop): item i is part
+    i % parts of image i // parts. Each image is split once per call that meets it, then its
+    part's tiles run (``_pixel_tiles``; with by_filters, parts is 1 and the image's
+    ``_filter_tiles`` run whole, then the transpose)."""
     c = x.shape[1]
     plane = out.shape[0] // (x.shape[0] * filters)
     per_group = filters // groups
     split = np.zeros(split_size, x.dtype)
     scratch = np.empty(plane * filters if by_filters else 0, x.dtype)
-    for image in range(start, stop):
-        split_phases(x, image, ph, pw, channel_size, phases, phase_width, split)
+    tiles = x_starts.shape[0] // vectors if not by_filters else 0
+    current = -1
+    for item in range(start, stop):
+        image, part = item // parts, item % parts
+        if image != current:
+            split_phases(x, image, ph, pw, channel_size, phases, phase_width, split)
+            current = image
         if by_filters:
             _filter_tiles(shape, weights, biases, groups, per_group, rows, vectors, width, split,
                           (c // groups) * channel_size, offsets, x_starts, out_starts, plane, scratch)
             _transpose_into(scratch, plane, filters, out, image * filters * plane)
         else:
             _pixel_tiles(shape, weights, biases, groups, per_group, rows, vectors, split, (c // groups) * channel_size,
-                         offsets, x_starts, out_starts, lanes, out, image * filters * plane, plane)
+                         offsets, x_starts, out_starts, lanes, out, image * filters * plane, plane,
+                         tiles * part // parts, tiles * (part + 1) // parts)
 
 
 def pack_weights(weight, bias, groups, block):
@@ -388,10 +398,22 @@ def direct_conv2d_fast(x, weight, bias, stride, padding, dilation, out_hw, group
     block = p.tile_vectors * width if by_filters else p.tile_rows
     weights, biases = pack_weights(weight.astype(x.dtype, copy=False), bias, groups, block)
     out = result_array(out, (n, f, *out_hw), x.dtype, "direct_conv2d")
-    launch(__file__, _direct_images, n, out.size, np.ascontiguousarray(x), weights, biases, groups, f, by_filters,
-           p.shape, p.tile_rows, p.tile_vectors, width, padding[0], padding[1], p.phases, p.phase_width,
-           p.split_size, p.channel_size, p.offsets, p.x_starts, p.out_starts, p.lanes, out.reshape(-1))
+    parts = 1 if by_filters else image_parts(n, len(p.x_starts) // p.tile_vectors, get_num_threads())
+    launch(__file__, _direct_images, n * parts, out.size, np.ascontiguousarray(x), weights, biases, groups, f,
+           by_filters, p.shape, p.tile_rows, p.tile_vectors, width, padding[0], padding[1], p.phases, p.phase_width,
+           p.split_size, p.channel_size, p.offsets, p.x_starts, p.out_starts, p.lanes, parts, out.reshape(-1))
     return out
+
+
+def image_parts(images, tiles, threads):
+    """Into how many parts (runs of pixel tiles) each image's work is cut, so that the threads
+    have blocks to share: 1 when the batch has at least 4 images a thread (``launch`` shares
+    out blocks of whole images then), else enough for 4 blocks a thread, at most one tile a
+    part. Which thread computes an output never changes its value, so this is free to depend
+    on the number of threads."""
+    if images >= 4 * threads:
+        return 1
+    return max(1, min(tiles, -(-4 * threads // images)))
 
 
 # ---------------------------------------------------------------------------- weight gradient
@@ -459,9 +481,13 @@ def _weight_grad_chunk(x, dout, first_image, images, groups, shape, rows, vector
     for image in range(images):
         # Each image's split input in its own slot: split_phases writes a slot that starts at 0.
         split_phases(x, first_image + image, ph, pw, channel_size, 1, row, split[image * image_size:])
-        for f0 in range(f):
-            for p in range(positions):
-                transposed[(image * positions + p) * f + f0] = dout[first_image + image, f0, p]
+        # dout[image] (F, positions) -> rows of F filters per position, in blocks of 64
+        # positions so that the rows written stay in the cache.
+        for p0 in range(0, positions, 64):
+            p1 = min(p0 + 64, positions)
+            for f0 in range(f):
+                for p in range(p0, p1):
+                    transposed[(image * positions + p) * f + f0] = dout[first_image + image, f0, p]
     offsets = position_offsets[:images * positions]
     for g in range(groups):
         x_shift = g * (c // groups) * channel_size
