@@ -99,6 +99,17 @@ def test_inference_runs_every_model_and_the_frameworks_agree():
         assert float(row[-1]) < 1e-4
 
 
+def test_profile_step_lists_minidl_operations_and_the_rest():
+    from benchmarks import profile_step
+
+    text = profile_step.main(["--quick", "--threads", "1", "--model", "LeNet-5 (ReLU, max pool)"])
+    operations = [row[0] for row in table_rows(text.split("### PyTorch")[0])]
+    assert {"Conv2d forward", "Conv2d backward", "MaxPool2d forward", "MaxPool2d backward"} <= set(operations)
+    assert operations[-1] == "engine, optimiser and the rest"
+    if has_torch():
+        assert any(row[0].startswith("aten::") for row in table_rows(text.split("### PyTorch")[1]))
+
+
 def test_memory_measures_a_rise_in_its_own_process():
     from benchmarks import memory
 
