@@ -110,6 +110,16 @@ def test_profile_step_lists_minidl_operations_and_the_rest():
         assert any(row[0].startswith("aten::") for row in table_rows(text.split("### PyTorch")[1]))
 
 
+def test_epoch_times_both_models_over_their_datasets():
+    from benchmarks import epoch
+
+    rows = table_rows(epoch.main(["--quick", "--threads", "1"]))
+    assert [(row[0], row[1]) for row in rows] == [("LeNet-5 (ReLU, max pool)", "128 x 1x28x28"),
+                                                  ("ResNet-20", "128 x 3x32x32")]
+    for row in rows:
+        assert all(float(seconds) > 0 for seconds in row[2:3 + has_torch()])
+
+
 def test_memory_measures_a_rise_in_its_own_process():
     from benchmarks import memory
 
