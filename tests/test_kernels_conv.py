@@ -242,6 +242,20 @@ def test_direct_tiles_keep_float32_and_write_into_out(tiles):
     np.testing.assert_allclose(out, expected, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("blas", [16, 64], ids=["tiles", "blas"])
+def test_strided_direct_input_grad_by_tiles_or_blas(monkeypatch, blas):
+    # With a stride, dx comes from d(cols) = W^T @ dout, as 1x1 tiles or as BLAS products.
+    monkeypatch.setattr(kernels, "blas_vector_bytes", lambda: blas)
+    monkeypatch.setattr(kernels, "vector_bytes", lambda: 32)
+    x, w = random((3, 4, 9, 8)), random((6, 2, 3, 2), seed=1)
+    options = dict(stride=(2, 3), padding=(1, 1), dilation=(1, 2), groups=2)
+    results = forward_backward("direct", x, w, None, options)
+    with kernels.use_backend("numpy"):
+        expected = forward_backward("im2col", x, w, None, options)
+    for result, reference in zip(results[:3], expected[:3]):
+        assert_close(result, reference)
+
+
 @pytest.mark.parametrize("images, tiles, threads, parts", [
     (64, 16, 2, 1),          # whole images make enough blocks
     (1, 16, 2, 8),           # one image: its tiles are shared out

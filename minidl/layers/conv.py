@@ -374,7 +374,12 @@ def _direct_backward(dout, x, weight, stride, padding, dilation, groups, out_hw)
 
 
 def _im2col_input_grad(dout, x_shape, weight, stride, padding, dilation, groups, out_hw):
-    """dx alone from the columns: d(cols) = W^T @ dout, then col2im, chunk by chunk."""
+    """dx alone from the columns: d(cols) = W^T @ dout, then col2im, chunk by chunk.
+
+    W^T @ dout is a 1x1 convolution of dout (F channels) into C*KH*KW channels, run as
+    direct tiles where the BLAS library's vectors are narrower than theirs (the same rule as
+    for 1x1 layers, ``conv2d_algorithm``), else as BLAS products.
+    """
     n = x_shape[0]
     f, _, kh, kw = weight.shape
     w_by_group = weight.reshape(groups, f // groups, -1)                   # (G, F/G, C/G*KH*KW)
@@ -382,14 +387,21 @@ def _im2col_input_grad(dout, x_shape, weight, stride, padding, dilation, groups,
     dx = np.empty(x_shape, dtype=dout.dtype)
     rows = x_shape[1] * kh * kw
     chunks = _chunks(n, rows * out_hw[0] * out_hw[1] * dout.itemsize)
+    by_tiles = kernels.blas_vector_bytes() < kernels.vector_bytes()
+    # (G*C/G*KH*KW, F/G, 1, 1): group g's transposed weights as 1x1 filters.
+    w_transposed = np.ascontiguousarray(w_by_group.swapaxes(-1, -2)).reshape(rows, f // groups, 1, 1)
 
     def input_grad_chunk(k):
         images = chunks[k]
         count = images.stop - images.start
-        cols = kernels.matmul(w_by_group.swapaxes(-1, -2), dout_by_group[images],
-                              out=np.empty((count, groups, rows // groups, out_hw[0] * out_hw[1]), dout.dtype))
-        kernels.col2im(cols.reshape(count, rows, -1), (count, *x_shape[1:]), (kh, kw), stride, padding, dilation,
-                       out_hw, out=dx[images])
+        cols = np.empty((count, rows, out_hw[0] * out_hw[1]), dout.dtype)
+        if by_tiles:
+            kernels.direct_conv2d(dout[images], w_transposed, None, (1, 1), (0, 0), (1, 1), out_hw, groups,
+                                  out=cols.reshape(count, rows, *out_hw))
+        else:
+            kernels.matmul(w_by_group.swapaxes(-1, -2), dout_by_group[images],
+                           out=cols.reshape(count, groups, rows // groups, -1))
+        kernels.col2im(cols, (count, *x_shape[1:]), (kh, kw), stride, padding, dilation, out_hw, out=dx[images])
 
     kernels.for_each_chunk(input_grad_chunk, len(chunks))
     return dx
