@@ -120,6 +120,15 @@ def test_epoch_times_both_models_over_their_datasets():
         assert all(float(seconds) > 0 for seconds in row[2:3 + has_torch()])
 
 
+def test_suite_appends_each_benchmark_to_one_file(tmp_path):
+    from benchmarks import suite
+
+    output = tmp_path / "results.md"
+    suite.main(["--quick", "--threads", "1", "--only", "pool", "inference", "--output", str(output)])
+    text = output.read_text()
+    assert text.index("## pooling") < text.index("## inference forward pass")
+
+
 def test_memory_measures_a_rise_in_its_own_process():
     from benchmarks import memory
 
