@@ -56,6 +56,18 @@ def test_affine_and_input_grad_equal_the_twins(shape, seed):
                                rtol=1e-10, atol=1e-10)
 
 
+@given(shape=shapes, seed=seeds)
+def test_affine_pair_equals_the_twin_and_two_affine_maps(shape, seed):
+    x, rng = draw(shape, seed)
+    center, scale, shift, scale2 = (rng.standard_normal(shape[1]) for _ in range(4))
+    fast = channels.channel_affine_pair_fast(x, center, scale, shift, scale2)
+    for result, reference in zip(fast, channels.channel_affine_pair_reference(x, center, scale, shift, scale2)):
+        np.testing.assert_allclose(result, reference, rtol=1e-12, atol=1e-12)
+    # Each output is exactly what channel_affine computes alone (inference's output, bit for bit).
+    np.testing.assert_array_equal(fast[0], channels.channel_affine_fast(x, center, scale, shift))
+    np.testing.assert_array_equal(fast[1], channels.channel_affine_fast(x, center, scale2, np.zeros(shape[1])))
+
+
 def test_float32_stays_float32_in_every_kernel():
     x, rng = draw((4, 3, 5, 5), 0, np.float32)
     vector = np.ones(3)  # float64 per-channel vectors must not upcast the result
