@@ -58,9 +58,12 @@ def test_non_contiguous_input_gives_the_same_result():
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_large_arrays_split_over_threads_equal_the_twins(threads):
+def test_large_arrays_split_over_threads_equal_the_twins(threads, monkeypatch):
     """Above PARALLEL_MIN_ELEMENTS the runs are shared among threads."""
+    from minidl.kernels import threads as kernel_threads
     from minidl.kernels.threads import max_threads
+
+    monkeypatch.setattr(kernel_threads, "PARALLEL_MIN_ELEMENTS", 1 << 12)
 
     if threads > max_threads():
         pytest.skip("needs two threads")

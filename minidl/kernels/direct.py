@@ -399,7 +399,10 @@ def direct_conv2d_fast(x, weight, bias, stride, padding, dilation, out_hw, group
     weights, biases = pack_weights(weight.astype(x.dtype, copy=False), bias, groups, block)
     out = result_array(out, (n, f, *out_hw), x.dtype, "direct_conv2d")
     parts = 1 if by_filters else image_parts(n, len(p.x_starts) // p.tile_vectors, get_num_threads())
-    launch(__file__, _direct_images, n * parts, out.size, np.ascontiguousarray(x), weights, biases, groups, f,
+    # The work of a pass over out.size elements, in passes' worth of PARALLEL_MIN_ELEMENTS:
+    # each output is K multiply-adds, 16 per vector instruction and two per cycle.
+    work = out.size * len(p.offsets) // 8
+    launch(__file__, _direct_images, n * parts, work, np.ascontiguousarray(x), weights, biases, groups, f,
            by_filters, p.shape, p.tile_rows, p.tile_vectors, width, padding[0], padding[1], p.phases, p.phase_width,
            p.split_size, p.channel_size, p.offsets, p.x_starts, p.out_starts, p.lanes, parts, out.reshape(-1))
     return out

@@ -126,7 +126,12 @@ def compile_notice(module_file, seconds=FIRST_RUN_SECONDS):
 # ---------------------------------------------------------------------------- sharing work
 # Below this many elements written, a kernel runs on the calling thread alone: waking other
 # threads costs more than it saves, and far more when another process keeps a core busy.
-PARALLEL_MIN_ELEMENTS = 1 << 16
+# Measured on the 2-core AMD Zen 5 of benchmarks/RESULTS.md: handing work to a second thread
+# and waiting for it costs 40-45 us, and one pass over 2**18 float32 (ReLU, a batch norm
+# affine map) takes 23-27 us on one thread and 33-58 us on two. From about 2**20 elements
+# (~100 us on one thread) two threads save more than the hand-over costs. Kernels whose
+# work per element is larger (a convolution's tiles) pass a size scaled to match.
+PARALLEL_MIN_ELEMENTS = 1 << 20
 
 
 # Threads. Large kernel calls split their planes into blocks shared among minidl's threads
