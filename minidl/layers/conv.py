@@ -232,8 +232,9 @@ def conv2d_forward(x, weight, bias, stride=(1, 1), padding=(0, 0), dilation=(1, 
         algorithm = conv2d_algorithm(x.shape, weight.shape, stride, groups)
     if (kh, kw) == (1, 1) and padding == (0, 0) and stride != (1, 1) and algorithm in ("direct", "im2col") and n:
         # A strided 1x1 kernel (ResNet's projection shortcuts) reads every SH-th row and SW-th
-        # column only: those, copied, are the input of a 1x1 convolution with stride 1 (3x
-        # faster than phase-splitting or im2col copying the whole input, measured).
+        # column only: those, copied, are the input of a 1x1 convolution with stride 1 (2.5x
+        # faster on ResNet-20's first shortcut than phase-splitting or im2col copying the
+        # whole input, 1.2x on its second, measured).
         sampled = np.ascontiguousarray(x[:, :, ::stride[0], ::stride[1]])
         out, inner = conv2d_forward(sampled, weight, bias, (1, 1), padding, dilation, groups, algorithm)
         return out, (SAMPLED, x.shape, stride, inner)
