@@ -37,7 +37,7 @@ def add_parser(commands):
 def run(args):
     if args.list:
         for name in EXPERIMENTS:
-            print(f"{name:18s} {get_experiment(name).TITLE}")
+            print(f"{name:22s} {get_experiment(name).TITLE}")
         return 0
     if args.name is None:
         raise UsageError(f"name an experiment ({', '.join(EXPERIMENTS)}), or --list them")
