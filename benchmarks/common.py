@@ -18,7 +18,6 @@ import datetime
 import gc
 import importlib.util
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from minidl.kernels import threads
+from minidl.machine import describe_cpu
 from minidl.kernels.backend import use_backend
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -204,62 +204,6 @@ def markdown_table(headers, rows, text_columns=1):
     return "\n".join(lines)
 
 
-# /proc/cpuinfo flags worth naming, in the words vendors use: the vector extensions that decide
-# which kernels a library can run (OpenBLAS, oneDNN and Numba's LLVM all choose by them).
-VECTOR_EXTENSIONS = {
-    "avx2": "AVX2", "fma": "FMA", "avx512f": "AVX-512F", "avx512bw": "AVX-512BW", "avx512vl": "AVX-512VL",
-    "avx512_vnni": "AVX-512 VNNI", "avx512_bf16": "AVX-512 BF16", "avx512_fp16": "AVX-512 FP16",
-    "avx_vnni": "AVX-VNNI", "amx_tile": "AMX", "amx_bf16": "AMX-BF16", "amx_int8": "AMX-INT8",
-}
-
-
-def cpu_info(text=None):
-    """What tells one machine from another: a dict with the model string, vendor, family and
-    model numbers, the vector extensions (``VECTOR_EXTENSIONS``, in that order) and the number
-    of CPUs, read from the first processor of ``/proc/cpuinfo`` (or from ``text``).
-
-    On virtual machines the model string can be as vague as "Intel(R) Xeon(R) Processor"; the
-    family and model numbers and the extensions still say which processor it is and which
-    kernels can run on it.
-    """
-    if text is None:
-        try:
-            text = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            text = ""
-    fields = {}
-    for line in text.split("\n\n")[0].splitlines():
-        key, _, value = line.partition(":")
-        fields.setdefault(key.strip(), value.strip())
-    flags = set(fields.get("flags", "").split())
-    return {
-        "model_name": fields.get("model name") or platform.processor() or platform.machine(),
-        "vendor": fields.get("vendor_id", "unknown vendor"),
-        "family": fields.get("cpu family", "?"),
-        "model": fields.get("model", "?"),
-        "extensions": [name for flag, name in VECTOR_EXTENSIONS.items() if flag in flags],
-        "cpus": text.count("processor\t:") or os.cpu_count(),
-    }
-
-
-def cpu_name(info=None):
-    """One line naming the CPU: model string, vendor, family/model numbers and vector extensions,
-    e.g. "AMD EPYC (AuthenticAMD family 26 model 2; AVX2, FMA, AVX-512F, ...)"."""
-    info = info or cpu_info()
-    extensions = ", ".join(info["extensions"]) or "no AVX2"
-    return f"{info['model_name']} ({info['vendor']} family {info['family']} model {info['model']}; {extensions})"
-
-
-def machine_kind(info=None):
-    """The short name of a kind of machine that RESULTS.md keeps one table per: vendor, family
-    and model numbers, and the widest vector extension (what the kernels are chosen by)."""
-    info = info or cpu_info()
-    vendor = {"AuthenticAMD": "AMD", "GenuineIntel": "Intel"}.get(info["vendor"], info["vendor"])
-    widest = ("AVX-512" if "AVX-512F" in info["extensions"] else "AVX2" if "AVX2" in info["extensions"]
-              else "no AVX2")
-    return f"{vendor} family {info['family']} model {info['model']}, {widest}"
-
-
 def library_kernels():
     """Which kernels the libraries picked at run time: OpenBLAS's core type (its GEMM kernel;
     a Haswell kernel uses 256-bit vectors even where the CPU has AVX-512) and PyTorch's CPU
@@ -284,7 +228,7 @@ def header(title, args):
         versions += f", torch {torch.__version__}"
     mode = " (--quick: tiny sizes, a smoke test, not a measurement)" if args.quick else ""
     return (f"## {title}{mode}\n\n"
-            f"{datetime.date.today()} · {cpu_name()} · {library_kernels()} · {versions} · float32 · "
+            f"{datetime.date.today()} · {describe_cpu()} · {library_kernels()} · {versions} · float32 · "
             f"median of {args.repeats} after warm-up · implementations: {', '.join(args.impls)}\n")
 
 

@@ -12,6 +12,7 @@ quiet machine.
 import sys
 
 from benchmarks import common, conv, epoch, inference, memory, pool, startup, train_step
+from minidl.machine import describe_cpu, machine_kind
 
 BENCHMARKS = {"conv": conv, "pool": pool, "inference": inference, "train_step": train_step, "epoch": epoch,
               "memory": memory, "startup": startup}
@@ -28,7 +29,9 @@ def main(argv=None):
         options.append("--quick")
     if args.output:
         options += ["--output", str(args.output)]
-    return "\n".join(BENCHMARKS[name].main(options) for name in args.only)
+    # RESULTS.md keeps one section per kind of machine: the heading names the kind this run was on.
+    heading = common.emit(f"# {machine_kind()}\n\n{describe_cpu()}\n", args)
+    return "\n".join([heading] + [BENCHMARKS[name].main(options) for name in args.only])
 
 
 if __name__ == "__main__":

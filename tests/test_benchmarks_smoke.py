@@ -3,6 +3,7 @@ sizes and one round, so these only check that each benchmark still works with to
 
 import importlib.util
 import re
+from types import SimpleNamespace
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +127,9 @@ def test_suite_appends_each_benchmark_to_one_file(tmp_path):
     output = tmp_path / "results.md"
     suite.main(["--quick", "--threads", "1", "--only", "pool", "inference", "--output", str(output)])
     text = output.read_text()
+    from minidl.machine import machine_kind
+
+    assert text.startswith(f"# {machine_kind()}\n")
     assert text.index("## pooling") < text.index("## inference forward pass")
 
 
@@ -174,19 +178,23 @@ flags		: fpu sse2 avx avx2 fma avx512f avx512dq avx512bw avx512vl avx512_vnni
 """
 
 
-def test_header_tells_machines_apart_by_vendor_numbers_and_extensions():
+def test_header_tells_machines_apart_by_vendor_numbers_and_extensions(tmp_path):
     # A virtual machine's model string can be this vague; family, model and extensions are not.
+    from minidl.machine import cpu_info, describe_cpu, machine_kind
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(XEON_CPUINFO)
+    assert cpu_info(cpuinfo) == {"model": "Intel(R) Xeon(R) Processor", "vendor": "GenuineIntel", "family": "6",
+                                 "model_number": "106", "extensions": ["AVX2", "FMA", "AVX-512F", "AVX-512BW",
+                                                                       "AVX-512VL", "AVX-512 VNNI"], "cores": 2}
+    assert describe_cpu(cpuinfo) == ("Intel(R) Xeon(R) Processor (GenuineIntel family 6 model 106; "
+                                     "AVX2, FMA, AVX-512F, AVX-512BW, AVX-512VL, AVX-512 VNNI; 2 cores)")
+    assert machine_kind(cpuinfo) == "Intel family 6 model 106, AVX-512"
+    cpuinfo.write_text(XEON_CPUINFO.replace(" avx512f avx512dq avx512bw avx512vl avx512_vnni", ""))
+    assert machine_kind(cpuinfo) == "Intel family 6 model 106, AVX2"
     from benchmarks import common
 
-    info = common.cpu_info(XEON_CPUINFO)
-    assert info == {"model_name": "Intel(R) Xeon(R) Processor", "vendor": "GenuineIntel", "family": "6",
-                    "model": "106", "extensions": ["AVX2", "FMA", "AVX-512F", "AVX-512BW", "AVX-512VL",
-                                                   "AVX-512 VNNI"], "cpus": 2}
-    assert common.cpu_name(info) == ("Intel(R) Xeon(R) Processor (GenuineIntel family 6 model 106; "
-                                     "AVX2, FMA, AVX-512F, AVX-512BW, AVX-512VL, AVX-512 VNNI)")
-    assert common.machine_kind(info) == "Intel family 6 model 106, AVX-512"
-    avx2_only = XEON_CPUINFO.replace(" avx512f avx512dq avx512bw avx512vl avx512_vnni", "")
-    assert common.machine_kind(common.cpu_info(avx2_only)) == "Intel family 6 model 106, AVX2"
+    assert describe_cpu() in common.header("conv2d", SimpleNamespace(quick=False, repeats=3, impls=["numba"]))
 
 
 def test_ratios_pair_the_rounds_and_report_their_spread():
