@@ -232,6 +232,40 @@ def header(title, args):
             f"median of {args.repeats} after warm-up · implementations: {', '.join(args.impls)}\n")
 
 
+def time_models(title, args, models, quick_images, cases, check_header, check_cell):
+    """Time every model's ``cases`` at each thread count; the report, one table per count.
+
+    ``models`` maps a name to ``(builder, image shape)``, ``quick_images`` gives smaller images
+    for --quick, and ``cases(name, batch, quick, impls, torch)`` returns ``({impl: (prepare,
+    run)}, check)``: ``check`` is what shows the implementations computed the same thing (class
+    scores, a first loss), put in the table's last column as ``check_cell(check, args)``.
+    """
+    batch = 4 if args.quick else args.batch
+    torch = load_torch()
+    text = header(f"{title}, batch {batch}", args)
+    for n in args.threads:
+        with thread_count(n):
+            gemm_peak(256 if args.quick else 2048, repeats=1)
+            minidl_impls = [impl for impl in args.impls if impl != "torch"]
+            has_torch = "torch" in args.impls
+            headers = ["model", "input"] + [f"{impl} ms" for impl in args.impls]
+            if has_torch:
+                headers += [f"{impl}/torch" for impl in minidl_impls]
+            rows = []
+            for name in models:
+                model_cases, check = cases(name, batch, args.quick, args.impls, torch)
+                image = quick_images.get(name, models[name][1]) if args.quick else models[name][1]
+                rounds = timed_rounds(model_cases, args.repeats)
+                row = [name, f"{batch}x" + "x".join(map(str, image))]
+                row += [fmt_ms(statistics.median(rounds[impl])) for impl in args.impls]
+                if has_torch:
+                    row += [fmt_spread(round_ratios(rounds, impl)) for impl in minidl_impls]
+                rows.append(row + [check_cell(check, args)])
+            table = markdown_table(headers + [check_header(args)], rows, text_columns=2)
+            text += f"\n### {n} thread{'s' if n > 1 else ''}\n\n{table}\n"
+    return emit(text, args)
+
+
 def emit(text, args):
     """Print ``text`` and append it to --output when given; returns it for callers and tests."""
     print(text, flush=True)

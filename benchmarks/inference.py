@@ -10,7 +10,6 @@ same weights in both frameworks; the table gives the largest difference between 
 scores, which must be float32 rounding.
 """
 
-import statistics
 import sys
 
 import numpy as np
@@ -61,41 +60,18 @@ def cases(name, batch, quick, impls, torch):
     return result, scores
 
 
-def report(ms, scores, args):
-    minidl_impls = [impl for impl in args.impls if impl != "torch"]
-    has_torch = "torch" in args.impls
-    headers = ["model", "input"] + [f"{impl} ms" for impl in args.impls]
-    if has_torch:
-        headers += [f"{impl}/torch" for impl in minidl_impls]
-    headers.append("largest score difference")
-    rows = []
-    for (name, image), rounds in ms.items():
-        row = [name, image] + [common.fmt_ms(statistics.median(rounds[impl])) for impl in args.impls]
-        if has_torch:
-            row += [common.fmt_spread(common.round_ratios(rounds, impl)) for impl in minidl_impls]
-        first = scores[name][args.impls[0]]
-        row.append(f"{max(float(np.abs(s - first).max()) for s in scores[name].values()):.1e}")
-        rows.append(row)
-    return common.markdown_table(headers, rows, text_columns=2) + "\n"
+def score_difference(scores, args):
+    """The largest difference of any implementation's class scores from the first's."""
+    first = scores[args.impls[0]]
+    return f"{max(float(np.abs(s - first).max()) for s in scores.values()):.1e}"
 
 
 def main(argv=None):
     p = common.parser("Time one inference forward pass of LeNet-5, ResNet-20 and the small VGG.")
     p.add_argument("--batch", type=int, default=64, help="images per batch (default 64; 4 with --quick)")
     args = common.parse(p, argv)
-    batch = 4 if args.quick else args.batch
-    torch = common.load_torch()
-    text = common.header(f"inference forward pass, batch {batch}", args)
-    for n in args.threads:
-        with common.thread_count(n):
-            common.gemm_peak(256 if args.quick else 2048, repeats=1)
-            ms, scores = {}, {}
-            for name in MODELS:
-                model_cases, scores[name] = cases(name, batch, args.quick, args.impls, torch)
-                image = QUICK_IMAGES.get(name, MODELS[name][1]) if args.quick else MODELS[name][1]
-                ms[name, f"{batch}x" + "x".join(map(str, image))] = common.timed_rounds(model_cases, args.repeats)
-            text += f"\n### {n} thread{'s' if n > 1 else ''}\n\n" + report(ms, scores, args)
-    return common.emit(text, args)
+    return common.time_models("inference forward pass", args, MODELS, QUICK_IMAGES, cases,
+                              lambda args: "largest score difference", score_difference)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ images. Both frameworks start from the same weights (minidl's, loaded into the P
 the first step's losses are printed side by side as a check that the models are the same.
 """
 
-import statistics
 import sys
 
 import numpy as np
@@ -66,40 +65,13 @@ def cases(name, batch, quick, impls, torch):
     return result, first_loss
 
 
-def report(ms, losses, args):
-    minidl_impls = [impl for impl in args.impls if impl != "torch"]
-    has_torch = "torch" in args.impls
-    headers = ["model", "input"] + [f"{impl} ms" for impl in args.impls]
-    if has_torch:
-        headers += [f"{impl}/torch" for impl in minidl_impls]
-    headers.append("first-step loss (" + " / ".join(args.impls) + ")")
-    rows = []
-    for (name, image), rounds in ms.items():
-        row = [name, image] + [common.fmt_ms(statistics.median(rounds[impl])) for impl in args.impls]
-        if has_torch:
-            row += [common.fmt_spread(common.round_ratios(rounds, impl)) for impl in minidl_impls]
-        row.append(" / ".join(f"{losses[name][impl]:.4f}" for impl in args.impls))
-        rows.append(row)
-    return common.markdown_table(headers, rows, text_columns=2) + "\n"
-
-
 def main(argv=None):
     p = common.parser("Time one SGD step of LeNet-5 and ResNet-20.")
     p.add_argument("--batch", type=int, default=64, help="images per batch (default 64; 4 with --quick)")
     args = common.parse(p, argv)
-    batch = 4 if args.quick else args.batch
-    torch = common.load_torch()
-    text = common.header(f"training step, batch {batch}", args)
-    for n in args.threads:
-        with common.thread_count(n):
-            common.gemm_peak(256 if args.quick else 2048, repeats=1)
-            ms, losses = {}, {}
-            for name in MODELS:
-                step_cases, losses[name] = cases(name, batch, args.quick, args.impls, torch)
-                image = QUICK_IMAGES.get(name, MODELS[name][1]) if args.quick else MODELS[name][1]
-                ms[name, f"{batch}x" + "x".join(map(str, image))] = common.timed_rounds(step_cases, args.repeats)
-            text += f"\n### {n} thread{'s' if n > 1 else ''}\n\n" + report(ms, losses, args)
-    return common.emit(text, args)
+    return common.time_models("training step", args, MODELS, QUICK_IMAGES, cases,
+                              lambda args: "first-step loss (" + " / ".join(args.impls) + ")",
+                              lambda losses, args: " / ".join(f"{losses[impl]:.4f}" for impl in args.impls))
 
 
 if __name__ == "__main__":
