@@ -43,9 +43,8 @@ import time
 import numpy as np
 
 from minidl import data
-from minidl.cli.common import UsageError, load_dataset, load_source
-from minidl.cli.images import resize_transforms
-from minidl.data import transforms
+from minidl.cli.common import UsageError, load_source
+from minidl.cli.images import source_images
 from minidl.explain.adversarial import NORMS, PixelModel, random_targets
 from minidl.explain.adversarial_report import ATTACKS, evaluate_attack, format_attack_table, plot_attack_examples
 from minidl.files import atomic_write
@@ -170,8 +169,8 @@ def _method_options(args):
 
 def _images(source, args, shape):
     """(dataset name, indices, pixels float32 (K, C, S, S) in [0, 1], labels (K,)) of the images to attack."""
-    dataset = args.dataset or ("builtin" if source.dataset == "mnist" else source.dataset)
-    test_set = load_dataset(dataset, False, args.data_root, args.download)
+    dataset, test_set, resize = source_images(source, args.source, args.dataset, False, args.data_root,
+                                              args.download)
     if args.count is not None:
         if not 1 <= args.count <= len(test_set):
             raise UsageError(f"--count must be between 1 and {len(test_set)} (the {dataset} test split), "
@@ -182,15 +181,14 @@ def _images(source, args, shape):
         if not 0 <= index < len(test_set):
             raise UsageError(f"--index {index} is out of range: the {dataset} test split has {len(test_set)} images")
         indices = [index]
-    images = test_set.images[indices]
-    if images.shape[1] != shape[0]:
-        raise UsageError(f"{args.source} takes {shape[0]}-channel images but {dataset}'s have {images.shape[1]}")
     if len(test_set.classes) != len(source.classes):
         raise UsageError(f"{args.source} knows {len(source.classes)} classes but {dataset} has "
                          f"{len(test_set.classes)}; attack it on a dataset of its own classes")
-    pixels = transforms.Compose(resize_transforms(images.shape[2:], shape[1]))(images)
-    # Bilinear resizing never leaves [0, 1] in exact arithmetic; rounding can, by an ulp.
-    return dataset, indices, np.clip(pixels, 0, 1).astype(np.float32), np.asarray(test_set.targets)[indices]
+    pixels = test_set.images[indices]
+    if resize:
+        # Bilinear resizing never leaves [0, 1] in exact arithmetic; rounding can, by an ulp.
+        pixels = np.clip(resize(pixels), 0, 1)
+    return dataset, indices, pixels.astype(np.float32), np.asarray(test_set.targets)[indices]
 
 
 def _class(text, num_classes):

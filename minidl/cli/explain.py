@@ -24,8 +24,8 @@ import numpy as np
 from matplotlib import image as matplotlib_image
 
 from minidl import data
-from minidl.cli.common import UsageError, load_dataset, load_source
-from minidl.cli.images import resize_transforms
+from minidl.cli.common import UsageError, load_source
+from minidl.cli.images import source_images
 from minidl.data import transforms
 from minidl.explain import METHODS, LayerGradCam, explain, last_conv_layer
 from minidl.explain.methods import DESCRIPTIONS
@@ -120,14 +120,13 @@ def _image(source, args):
                              f"width); {args.source} takes {channels}x{size}x{size}")
         name = os.path.splitext(os.path.basename(args.image))[0]
         return pixels[None].astype(np.float32), None, {"name": name, "text": args.image}
-    dataset = args.dataset or ("builtin" if source.dataset == "mnist" else source.dataset)
-    test_set = load_dataset(dataset, False, args.data_root, args.download)
+    dataset, test_set, resize = source_images(source, args.source, args.dataset, False, args.data_root,
+                                              args.download)
     if not 0 <= args.index < len(test_set):
         raise UsageError(f"--index {args.index} is out of range: the {dataset} test split has {len(test_set)} images")
-    images = test_set.images[args.index:args.index + 1]
-    if images.shape[1] != channels:
-        raise UsageError(f"{args.source} takes {channels}-channel images but {dataset}'s have {images.shape[1]}")
-    pixels = transforms.Compose(resize_transforms(images.shape[2:], size))(images)
+    pixels = test_set.images[args.index:args.index + 1]
+    if resize:
+        pixels = resize(pixels)
     label = int(np.asarray(test_set.targets)[args.index])
     return pixels.astype(np.float32), label, {"name": f"{dataset}-{args.index}",
                                               "text": f"{dataset} test image {args.index} (class {label})"}

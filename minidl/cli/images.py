@@ -10,11 +10,12 @@ by batch: training on MNIST's 28x28 digits at 63x63 never holds the whole set at
 """
 
 
-from minidl.data.transforms import Resize
+from minidl.cli.common import UsageError, load_dataset
+from minidl.data.transforms import Compose, Resize
 from minidl.zoo import MODELS
 
 __all__ = ["FIXED_IMAGE_SIZES", "SMALLEST_IMAGE_SIZE", "accepts_image_size", "default_image_size",
-           "describe_image_sizes", "image_sizes_help", "Resize", "resize_transforms"]
+           "describe_image_sizes", "image_sizes_help", "Resize", "resize_transforms", "source_images"]
 
 # Models that take only these image sides (their first fully connected layer is sized for them).
 FIXED_IMAGE_SIZES = {"lenet5": (28, 30, 32)}
@@ -74,3 +75,25 @@ def image_sizes_help():
 def resize_transforms(image_shape, size):
     """``[Resize(size)]`` when images of ``image_shape`` (H, W) are not ``size`` x ``size``, else []."""
     return [] if tuple(image_shape) == (size, size) else [Resize(size)]
+
+
+def source_images(source, source_name, dataset=None, train=False, data_root=None, download=False):
+    """The split of a dataset that a trained source is looked at on, and how to fit its images.
+
+    Args:
+        source: a ``minidl.cli.common.Source``; source_name: how the user named it (for errors).
+        dataset: a name in ``minidl.data.DATASETS``; default the source's own dataset (the
+            built-in MNIST subset for a model trained on MNIST: it needs no files).
+        train: the training split instead of the test split.
+
+    Returns:
+        (dataset name, the split, a transform resizing its images to the source's size or None
+        when they have it already). A split of another channel count is a UsageError.
+    """
+    name = dataset or ("builtin" if source.dataset == "mnist" else source.dataset)
+    split = load_dataset(name, train, data_root, download)
+    channels = source.kwargs["in_channels"]
+    if split.images.shape[1] != channels:
+        raise UsageError(f"{source_name} takes {channels}-channel images but {name}'s have {split.images.shape[1]}")
+    resize = resize_transforms(split.images.shape[2:], source.kwargs["image_size"])
+    return name, split, (Compose(resize) if resize else None)
