@@ -470,3 +470,21 @@ def test_every_method_by_name_keeps_the_input_resolution(rng):
         explain(model, x, "saliency", 0, layer="0")
     with pytest.raises(ValueError, match="explain: method must be one of saliency"):
         explain(model, x, "lime", 0)
+
+
+def test_smoothgrad_noise_is_a_share_of_each_images_own_range(rng):
+    # Smilkov et al.'s sigma is 15% of the image's max - min: an image's map must not change
+    # when a brighter image shares its batch.
+    from minidl.explain import explain
+
+    model = small_cnn()
+    x = rng.random((2, 2, 8, 8))
+    x[1] *= 10
+    md.manual_seed(3)
+    together = explain(model, x, "smoothgrad", target=[2, 1]).numpy()
+    md.manual_seed(3)
+    alone = explain(model, x[:1], "smoothgrad", target=2).numpy()
+    np.testing.assert_array_equal(together[0], alone[0])
+    md.manual_seed(3)
+    expected = NoiseTunnel(Saliency(model)).attribute(x[:1], nt_samples=25, stdevs=0.15 * np.ptp(x[0]), target=2)
+    np.testing.assert_allclose(alone, expected.numpy(), rtol=1e-12)

@@ -15,11 +15,14 @@ mean image):
     gradcam     ReLU(Grad-CAM) at ``layer`` (default: the last Conv2d run), upsampled bilinearly to
                 (H, W) as in the paper (LayerGradCam, LayerAttribution.interpolate)
     ig          integrated gradients from the 0 image, 50 Gauss-Legendre steps (IntegratedGradients)
-    smoothgrad  |dS/dx| averaged over 25 copies with noise of sigma 15% of the batch's value
-                range, Smilkov et al.'s choice (NoiseTunnel(Saliency))
+    smoothgrad  |dS/dx| averaged over 25 copies with noise of sigma 15% of each image's own
+                value range (max - min), Smilkov et al.'s choice (NoiseTunnel(Saliency)); an
+                image's map does not depend on the other images of its batch
 """
 
-from minidl.explain.attribution import check_inputs
+import numpy as np
+
+from minidl.explain.attribution import check_inputs, repeat_targets
 from minidl.explain.deconvolution import Deconvolution
 from minidl.explain.gradcam import LayerAttribution, LayerGradCam, last_conv_layer
 from minidl.explain.guided_backprop import GuidedBackprop
@@ -27,6 +30,7 @@ from minidl.explain.integrated_gradients import IntegratedGradients
 from minidl.explain.noise_tunnel import NoiseTunnel
 from minidl.explain.occlusion import Occlusion
 from minidl.explain.saliency import Saliency
+from minidl.tensor import Tensor
 
 __all__ = ["METHODS", "DESCRIPTIONS", "explain", "occlusion_window"]
 
@@ -82,7 +86,12 @@ def explain(model, x, method, target, layer=None):
     if method == "ig":
         return IntegratedGradients(model).attribute(inputs, target=target, n_steps=50,
                                                     internal_batch_size=max(BATCH, len(inputs)))
-    spread = float(inputs.max() - inputs.min()) if inputs.size else 0.0
-    return NoiseTunnel(Saliency(model)).attribute(inputs, nt_type="smoothgrad", nt_samples=25,
-                                                  nt_samples_batch_size=copies,
-                                                  stdevs=0.15 * spread, target=target)
+    if len(inputs) == 0:
+        return Saliency(model).attribute(inputs, target=target)
+    # One image at a time: sigma is a share of that image's range, as in the paper.
+    targets = repeat_targets("smoothgrad", target, len(inputs), 1)
+    maps = [NoiseTunnel(Saliency(model)).attribute(image[None], nt_type="smoothgrad", nt_samples=25,
+                                                   nt_samples_batch_size=BATCH, stdevs=0.15 * float(np.ptp(image)),
+                                                   target=None if targets is None else targets[i:i + 1])
+            for i, image in enumerate(inputs)]
+    return Tensor(np.concatenate([m.numpy() for m in maps]))
