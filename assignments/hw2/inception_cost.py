@@ -10,6 +10,10 @@ side on the same input and stacks their outputs (the pool multiplies nothing and
 channels on). The bottlenecked module (GoogLeNet's) first cuts the channels with 1x1
 convolutions: r3 before the 3x3, r5 before the 5x5, and a 1x1 of p filters after the pool.
 
+A lecture slide lists the bottlenecked module's six products and prints a total that is not
+their sum. A printed total that exceeds the sum by one of the products (to the nearest million)
+is most simply explained by that product counted twice: ``double_counted`` finds which.
+
 A 1x1 convolution is a matrix product over the channels at every pixel:
 
     out[n, f, y, x] = b[f] + sum_c w[f, c] x[n, c, y, x]
@@ -73,4 +77,21 @@ def pointwise_conv(x, w, b):
     """
     ### BEGIN SOLUTION
     return np.einsum("fc,nchw->nfhw", w, x) + b[None, :, None, None]
+    ### END SOLUTION
+
+
+def double_counted(costs, printed_total):
+    """The branches whose cost, counted twice, turns the branch sum into a printed total.
+
+    Args:
+        costs: a ``bottleneck_inception_macs`` table.
+        printed_total: a total as a slide prints it, e.g. 358e6 for "358M".
+    Returns:
+        the names of the six branches b (in the table's order) with costs["total"] + costs[b]
+        equal to printed_total when both are rounded to the nearest million; [] when none is.
+    """
+    ### BEGIN SOLUTION
+    millions = round(printed_total / 1e6)
+    branches = ["1x1", "3x3 reduce", "3x3", "5x5 reduce", "5x5", "pool proj"]
+    return [branch for branch in branches if round((costs["total"] + costs[branch]) / 1e6) == millions]
     ### END SOLUTION

@@ -114,8 +114,16 @@ print(f"the bottlenecks cut the cost to {bottleneck['total'] / naive['total']:.0
 # %% [markdown]
 # **Question.** A much-copied lecture slide lists exactly these six products for the
 # bottlenecked module and prints "Total: 358M ops". Add its list up. Where could 358M come from,
-# and which number would you report?
-#
+# and which number would you report? `double_counted` checks one explanation: a product added
+# twice.
+
+# %%
+from inception_cost import double_counted
+
+print(f"the slide's list adds up to {bottleneck['total'] / 1e6:.0f}M; 358M is that sum with "
+      f"{double_counted(bottleneck, 358e6)} counted twice")
+
+# %% [markdown]
 # A 1x1 convolution is a matrix product over the channels at every pixel. Yours:
 
 # %%

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from inception_cost import bottleneck_inception_macs, conv_macs, naive_inception_macs, pointwise_conv
+from inception_cost import bottleneck_inception_macs, conv_macs, double_counted, naive_inception_macs, pointwise_conv
 from minidl.layers.conv import conv2d_forward
 
 # GoogLeNet's inception (3b) on a 28x28x256 input: 128 1x1, 192 3x3, 96 5x5 filters.
@@ -32,6 +32,14 @@ def test_the_bottlenecked_module_costs_271m_not_the_slides_358m():
     assert costs["out_channels"] == 480
 
 
+@pytest.mark.task("2.5")
+def test_a_total_with_a_product_counted_twice_names_that_product():
+    costs = bottleneck_inception_macs(r3x3=64, r5x5=64, pool_proj=64, **LECTURE)
+    assert double_counted(costs, 392e6) == ["5x5"]            # 271,351,808 + 120,422,400 = 391,774,208
+    assert double_counted(costs, 271e6) == []                 # the list's own sum: nothing counted twice
+    assert double_counted(costs, 284e6) == ["3x3 reduce", "5x5 reduce", "pool proj"]   # three equal products
+
+
 @pytest.mark.task("2.5", points=2)
 def test_a_1x1_convolution_is_a_matrix_product_over_channels():
     rng = np.random.default_rng(0)
@@ -51,6 +59,16 @@ def test_hidden_modules(module):
     assert naive_inception_macs(h, w, c, n1, n3, n5)["total"] == int(EXPECTED[f"inception{module}/naive"])
     assert bottleneck_inception_macs(h, w, c, n1, r3, n3, r5, n5, p)["total"] == \
         int(EXPECTED[f"inception{module}/bottleneck"])
+
+
+@pytest.mark.task("2.5")
+def test_the_slides_358m_and_a_hidden_printed_total():
+    costs = bottleneck_inception_macs(r3x3=64, r5x5=64, pool_proj=64, **LECTURE)
+    assert double_counted(costs, 358e6) == EXPECTED["slide/double_counted"].tolist()
+    h, w, c, n1, r3, n3, r5, n5, p = EXPECTED["inception0/config"].tolist()
+    costs = bottleneck_inception_macs(h, w, c, n1, r3, n3, r5, n5, p)
+    expected = EXPECTED["inception0/double_counted"].tolist()
+    assert double_counted(costs, float(EXPECTED["inception0/printed"])) == expected
 
 
 @pytest.mark.task("2.5")
