@@ -6,20 +6,25 @@
 - the hidden tests' stored expected values are what their cases compute today;
 - every notebook runs under nbclient within its time budget (MINIDL_HOMEWORK_QUICK=1: the hw3
   training run on a few hundred images), and a released notebook runs up to its first task;
-- the student walkthrough of assignments/README.md, its commands run as written.
+- the student walkthrough of assignments/README.md, run as written in a fresh virtual environment
+  made by its own commands (minidl installed from pip's cache: about a minute).
 
-One release of all five (a module fixture) serves the tests that need it. About two minutes on
-two cores, most of it the ten grading runs and ten notebooks.
+One release of all five (a module fixture) serves the tests that need it. About two and a half
+minutes on two cores: the ten grading runs, the ten notebooks, and the walkthrough's fresh
+environment (40-50 s, installed from pip's cache).
 """
 
+import json
+import os
 import re
 import shlex
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from minidl.cli import main
 from minidl.homework import check_release, grade, load_assignment, release, stale_cases
 from minidl.homework.markers import solution_regions
 from minidl.homework.notebooks import QUICK_ENV, run_notebook
@@ -93,12 +98,19 @@ def test_the_released_notebook_runs_up_to_the_first_task(name, released):
     assert 1 <= run.cells_run < run.code_cells and run.seconds < NOTEBOOK_BUDGET_S
 
 
-def _walkthrough_commands():
-    """The ``minidl`` and ``cd`` lines of the walkthrough block of assignments/README.md, in order."""
+def _walkthrough_steps():
+    """The walkthrough block of assignments/README.md: its command lines (comments cut off) in order,
+    with "open NOTEBOOK" where the block tells the student to open the notebook."""
     text = (SOURCE / "README.md").read_text()
     block = re.search(r"<!-- walkthrough -->\n```bash\n(?P<block>.*?)```", text, re.S)["block"]
-    return [line.split("#")[0].strip() for line in block.splitlines()
-            if line.split("#")[0].strip().startswith(("minidl ", "cd "))]
+    steps = []
+    for line in block.splitlines():
+        opened = re.match(r"# open (?P<notebook>\S+)", line)
+        if opened:
+            steps.append(f"open {opened['notebook']}")
+        elif line.split("#")[0].strip():
+            steps.append(line.split("#")[0].strip())
+    return steps
 
 
 def _implement_task_1_1(folder):
@@ -113,25 +125,58 @@ def _implement_task_1_1(folder):
     (folder / "conv_sizes.py").write_text(stubbed)
 
 
-def test_the_student_walkthrough_of_the_readme(tmp_path, monkeypatch, capsys):
-    # The README's commands, run as written from a folder beside the assignments (the fresh
-    # virtual environment of the README is this one).
+# Run by the student's Python: the released notebook in a kernel of that environment, and where it stopped.
+RUN_NOTEBOOK = """
+import json, os, sys
+from minidl.homework.notebooks import run_notebook
+run = run_notebook(sys.argv[1], os.path.dirname(sys.argv[1]), env={"MINIDL_HOMEWORK_QUICK": "1"})
+print(json.dumps({"prefix": sys.prefix, "error": run.error_name, "value": run.error_value, "cells": run.cells_run}))
+"""
+
+
+def test_the_student_walkthrough_of_the_readme_in_a_fresh_environment(tmp_path):
+    # The README's block run as written, one line at a time in bash; once the block has made and
+    # activated the student's environment, every later line runs in it. Only the install path
+    # is this project's, and the notebook is executed where the student would open it.
     (tmp_path / "assignments").symlink_to(SOURCE)
-    monkeypatch.chdir(tmp_path)
-    tables = []
-    for command in _walkthrough_commands():
-        if command.startswith("cd "):
-            monkeypatch.chdir(command[3:])
-            continue
-        if command.startswith("minidl grade") and len(tables) == 2:   # between the two grades
-            _implement_task_1_1(tmp_path / "release" / "hw1")
-        assert main(shlex.split(command)[1:]) == 0, command
-        tables.append(capsys.readouterr().out)
-    assert len(tables) == 3        # the release, then the grade before and after Task 1.1
-    assert re.search(r"^1\.1 +Output sizes and parameter counts +0/5 +- +0/5$", tables[1], re.M)
-    assert re.search(r"^1\.1 +Output sizes and parameter counts +5/5 +- +5/5$", tables[2], re.M)
-    assert "total 0/" in tables[1] and "total 5/" in tables[2]
+    root = SOURCE.parent
+    # The instructor's minidl (this test suite's) is on the PATH before the student's exists.
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
+    cwd, activate, tables, stops = tmp_path, "", [], []
+
+    def bash(command):
+        done = subprocess.run(["bash", "-c", activate + command], cwd=cwd, env=env, capture_output=True, text=True,
+                              timeout=900)
+        assert done.returncode == 0, f"{command}: exit status {done.returncode}\n{done.stdout[-2000:]}" \
+                                     f"\n{done.stderr[-2000:]}"
+        return done.stdout
+
+    for step in _walkthrough_steps():
+        if step.startswith("cd "):
+            cwd = cwd / step[3:]
+        elif step.startswith("open "):
+            notebook = cwd / step[5:]
+            for _ in range(2):      # before and after the student implements Task 1.1
+                run = json.loads(bash(f"python -c {shlex.quote(RUN_NOTEBOOK)} {shlex.quote(str(notebook))}"))
+                assert os.path.samefile(run["prefix"], tmp_path / ".venv")   # the student's environment
+                stops.append((run["error"], run["value"].split(":")[0], run["cells"]))
+                if len(stops) == 1:
+                    _implement_task_1_1(notebook.parent)
+        else:
+            printed = bash(step.replace('"path/to/minidl[', f'"{root}['))
+            if step.startswith("python -m venv") and ". .venv/bin/activate" in step:
+                activate = f". {shlex.quote(str(tmp_path / '.venv' / 'bin' / 'activate'))} && "
+            if step.startswith("minidl grade"):
+                tables.append(printed)
+    assert activate, "the walkthrough makes no fresh environment"
+    assert [stop[:2] for stop in stops] == [("NotImplementedError", "Task 1.1"), ("NotImplementedError", "Task 1.2")]
+    assert stops[0][2] < stops[1][2]       # Task 1.1's cells now run
+    assert len(tables) == 2                # the grade before and after Task 1.1
+    assert re.search(r"^1\.1 +Output sizes and parameter counts +0/5 +- +0/5$", tables[0], re.M)
+    assert re.search(r"^1\.1 +Output sizes and parameter counts +5/5 +- +5/5$", tables[1], re.M)
+    assert "total 0/" in tables[0] and "total 5/" in tables[1]
     # The instructor's grade of the same folder adds the hidden tests of Task 1.1.
     report = grade("hw1", SOURCE, tmp_path / "release", tasks=["1.1"])
-    assert report.tasks[0].points() == report.tasks[0].points(hidden=None) == (9, 9)
-    shutil.rmtree(tmp_path / "release")
+    assert report.tasks[0].points() == (9, 9)
+    shutil.rmtree(tmp_path / ".venv")       # half a gigabyte

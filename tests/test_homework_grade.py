@@ -3,6 +3,7 @@
 Each grade runs pytest in a fresh process (about 2 s); the tiny assignment keeps that all it costs.
 """
 
+import importlib.util
 import json
 import textwrap
 
@@ -176,3 +177,13 @@ def test_mistakes_are_one_line_and_exit_status_2(tmp_path, capsys, argv, message
     assert main(argv) == 2
     error = capsys.readouterr().err
     assert error.startswith(message.format(root=tmp_path)) and error.count("\n") == 1
+
+
+def test_grading_without_pytest_says_how_to_install_it(tmp_path, monkeypatch):
+    make_assignment(tmp_path)
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *rest: None if name == "pytest" else
+                        find_spec(name, *rest))
+    with pytest.raises(GradingError, match=r"^grading runs the tests with pytest, which this Python does not have: "
+                                           r'pip install -e "\.\[assignments,test\]" installs it$'):
+        grade("hwx", source=tmp_path)

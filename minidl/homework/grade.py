@@ -17,6 +17,7 @@ The submission is a folder holding the graded files, directly or in a sub-folder
 the assignment (a release folder, ``minidl assignment release --out DIR``, is such a folder).
 """
 
+import importlib.util
 import json
 import os
 import shutil
@@ -217,6 +218,9 @@ def grade(name, source="assignments", submission=None, tasks=None, seed=0):
         GradingError when the tests themselves cannot run.
     """
     started = time.perf_counter()
+    if importlib.util.find_spec("pytest") is None:
+        raise GradingError("grading runs the tests with pytest, which this Python does not have: "
+                           'pip install -e ".[assignments,test]" installs it')
     assignment = load_assignment(source, name)
     selected = list(assignment.tasks) if tasks is None else [assignment.task(task_id) for task_id in tasks]
     submitted = assignment.folder if submission is None else submission_folder(submission, name)
