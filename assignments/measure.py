@@ -1,6 +1,6 @@
 """Measure the five assignments as a course would run them, and write assignments/RESULTS.md.
 
-    python assignments/measure.py --data-root ../shared/data          # all five, about 15 minutes
+    python assignments/measure.py --data-root ../shared/data          # all five, about 5 minutes
     python assignments/measure.py --names hw3 --data-root ../shared/data --out /tmp/hw3.md
 
 For each assignment: the reference solution's notebook run in full (nbclient, the real settings:
