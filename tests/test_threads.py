@@ -1,4 +1,5 @@
-"""Thread control (one number for Numba's pool and NumPy's BLAS pool) and the first-run notice."""
+"""Thread control (one number for minidl's threads, BLAS on one thread), shared matrix products and the
+first-run notice."""
 
 import importlib.util
 import os
@@ -29,21 +30,54 @@ def blas_threads():
 
 
 @pytest.mark.parametrize("n", sorted({1, threads.max_threads()}))
-def test_set_num_threads_sets_numba_and_blas(n):
+def test_set_num_threads_sets_numba_and_keeps_blas_on_one_thread(n):
     threads.set_num_threads(n)
     assert threads.get_num_threads() == n
     assert numba.get_num_threads() == n
-    assert blas_threads() == [n] * len(blas_threads())
+    assert blas_threads() == [1] * len(blas_threads())
 
 
-def test_blas_pool_follows_every_change():
-    threads.set_num_threads(1)
-    assert set(blas_threads()) == {1}
+def test_blas_is_set_to_one_thread_again_after_someone_raised_it():
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(2, user_api="blas")
     threads.set_num_threads(threads.max_threads())
-    assert set(blas_threads()) == {threads.max_threads()}
-    # A matrix product still gives the right answer with the pool resized.
-    a = np.arange(12, dtype=np.float64).reshape(3, 4)
-    np.testing.assert_array_equal(a @ a.T, np.einsum("ik,jk->ij", a, a))
+    assert set(blas_threads()) == {1}
+
+
+@pytest.mark.parametrize("shape", [
+    ((300, 2000), (2000, 40)),          # rows cut into blocks
+    ((16, 3000), (3000, 700)),          # columns cut into blocks
+    ((1, 400, 1000), (1000, 300)),      # a batch of one: its rows
+    ((5, 200, 700), (5, 700, 150)),     # a batch: split along it
+    ((6, 300, 800), (800, 100)),        # a batch against a broadcast matrix
+])
+def test_matmul_is_numpys_product_bit_for_bit_at_every_thread_count(shape):
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal(s, dtype=np.float32) for s in shape)
+    assert a.shape[-2] * b.shape[-1] * a.shape[-1] * (a.shape[0] if a.ndim == 3 else 1) \
+        >= threads.PARALLEL_MIN_MULTIPLY_ADDS      # large enough to be shared out
+    results = []
+    for n in sorted({1, threads.max_threads()}):
+        threads.set_num_threads(n)
+        results.append(threads.matmul(a, b))
+    np.testing.assert_allclose(results[0], np.matmul(a.astype(np.float64), b.astype(np.float64)), rtol=1e-4,
+                               atol=1e-3)
+    for result in results[1:]:
+        np.testing.assert_array_equal(result, results[0])
+
+
+def test_matmul_shares_a_large_product_in_blocks_that_depend_on_the_shape_only(monkeypatch):
+    cut = []
+    monkeypatch.setattr(threads, "_share", lambda function, items: (cut.append(items), function(0, items)))
+    a = np.ones((300, 2000), np.float32)
+    b = np.ones((2000, 40), np.float32)
+    out = threads.matmul(a, b)
+    assert cut == [min(4 * threads.max_threads(), 300 * 40 * 2000 // threads.PARALLEL_MIN_MULTIPLY_ADDS)]
+    np.testing.assert_array_equal(out, np.full((300, 40), 2000, np.float32))
+    cut.clear()
+    threads.matmul(np.ones((8, 8), np.float32), np.ones((8, 8), np.float32))
+    assert cut == []                     # a small product runs whole, where it is called
 
 
 def test_max_threads_is_numbas_pool_size():

@@ -1,19 +1,18 @@
 """How many CPU threads minidl computes with, how the kernels share work among them, and the
 notice shown while kernels compile.
 
-Two settings decide how many threads compute: Numba's thread count, which minidl's kernels
-read to split their work (they share blocks of planes among the calling thread and a small pool
-of their own, see "sharing work" below), and the BLAS library behind NumPy (OpenBLAS in the pip
-wheels), which runs the matrix products that do not go through the kernels (``np.matmul``,
-``@``, ``np.dot`` on their own). ``set_num_threads(n)`` sets both, so one number answers "how
-many cores does minidl use":
+One setting decides how many threads compute: Numba's thread count, which minidl's kernels read
+to split their work (they share blocks of planes among the calling thread and a small pool of
+their own, see "sharing work" below), and which the large matrix products of the layers share
+out the same way (``matmul``). ``set_num_threads(n)`` sets it, so one number answers "how many
+cores does minidl use":
 
     minidl.set_num_threads(1)     # e.g. to compare with torch.set_num_threads(1)
     minidl.get_num_threads()      # -> 1
 
-The BLAS pool is reached through threadpoolctl, which finds the BLAS libraries loaded in the
-process and calls their own "set threads" functions. Numba's setting is per Python thread:
-call ``set_num_threads`` in the thread that runs the model.
+Numba's setting is per Python thread: call ``set_num_threads`` in the thread that runs the
+model. The BLAS library behind NumPy (OpenBLAS in the pip wheels) computes on one thread:
+importing minidl sets it so for the process, through threadpoolctl (see "BLAS" below).
 
 Numba compiles each kernel to machine code on its first call and keeps the result on disk
 (``@njit(cache=True)``), so only the very first run on a machine waits for the compiler.
@@ -21,7 +20,7 @@ Numba compiles each kernel to machine code on its first call and keeps the resul
 not look frozen.
 
 How work is shared: ``launch`` runs a compiled loop over planes (or channels, filters, single
-elements) split among the threads, ``matmul`` a batch of matrix products, and
+elements) split among the threads, ``matmul`` a large matrix product (or a batch of them), and
 ``for_each_chunk`` the chunks of images a convolution cuts its batch into, each chunk run
 whole by one thread.
 """
@@ -52,7 +51,8 @@ def max_threads():
 
 
 def set_num_threads(n):
-    """Compute with ``n`` threads: both Numba's parallel loops and NumPy's BLAS use ``n``.
+    """Compute with ``n`` threads: minidl's kernels and its large matrix products share their
+    work among ``n`` threads (each product's parts run on one BLAS thread).
 
     Args:
         n: int, 1 <= n <= max_threads().
@@ -65,8 +65,7 @@ def set_num_threads(n):
             f"set_num_threads: n must be between 1 and {limit} (the CPUs this machine offers), got {n}"
         )
     numba.set_num_threads(n)
-    # A fresh controller each time: it sees BLAS libraries loaded since the last call too.
-    ThreadpoolController().limit(limits=n, user_api="blas")
+    single_threaded_blas()     # and any BLAS library loaded since the import
 
 
 def get_num_threads():
@@ -136,18 +135,17 @@ PARALLEL_MIN_ELEMENTS = 1 << 20
 
 # Threads. Large kernel calls split their planes into blocks shared among minidl's threads
 # (``numba.get_num_threads()``, set by ``minidl.set_num_threads``), and so do the layers'
-# batches of matrix products (``matmul``). Why not Numba's prange and OpenBLAS's own threads:
-# both pools make their idle threads spin for a while, and on two cores each pool's spinning
-# threads take the cores the other pool is waiting for. When another process is busy too, a
-# matrix product split over OpenBLAS's threads waits for the slowest of them at every call.
-# Our threads sleep while idle, the compiled loops release the GIL (``nogil=True``) so they
+# matrix products (``matmul``). Why not Numba's prange and OpenBLAS's own threads: both pools
+# make their idle threads spin for a while, and on two cores each pool's spinning threads take
+# the cores the other pool is waiting for. When another process is busy too, a matrix product
+# split over OpenBLAS's threads waits for the slowest of them at every call. Our threads sleep
+# while idle, the compiled loops release the GIL (``nogil=True``) so they
 # really run side by side, and each matrix product runs on one thread. The calling thread works
 # too, beside threads - 1 pool threads, and every one of them takes the next block as soon as it
 # is free: a thread slowed down by another process simply does fewer blocks, and a call costs
 # one hand-over per pool thread, not one per block (a hand-over is tens of microseconds, which
 # a ResNet's few hundred kernel calls per step would otherwise pay thousands of times).
 _pools = {}                      # (process id, threads) -> pool; a forked child needs its own threads
-_blas = []                       # the BLAS libraries' thread controller, made on first use
 _local = threading.local()       # .one_chunk: this thread is one of those sharing the chunks of
                                  # ``for_each_chunk``; its kernels and products stay on it
 
@@ -215,15 +213,23 @@ def for_each_chunk(function, count):
         finally:
             _local.one_chunk = False
 
-    with single_threaded_blas():
-        _run_blocks(chunks, count, threads)
+    _run_blocks(chunks, count, threads)
 
 
+# BLAS. Every matrix product runs on one BLAS thread, and ``matmul`` shares a large one out
+# among minidl's threads in parts. OpenBLAS's own threads, once woken by a product, keep
+# spinning on their cores long after it, where minidl's kernels then wait for a core: measured
+# on a 2-core AMD Zen 4, a LeNet-5 training step at two minidl threads took 8.8-13 ms with two
+# BLAS threads and 5.3-5.9 ms with one. So minidl sets the BLAS libraries loaded in the process
+# to one thread when it is imported (this also holds for NumPy products outside minidl; raise
+# it again with threadpoolctl's ``threadpool_limits`` where wanted).
 def single_threaded_blas():
-    """A context in which BLAS runs every matrix product on the thread that calls it."""
-    if not _blas:
-        _blas.append(ThreadpoolController())
-    return _blas[0].limit(limits=1, user_api="blas")
+    """Set the BLAS libraries loaded in this process to one thread (threadpoolctl finds them and
+    calls their own "set threads" functions)."""
+    ThreadpoolController().limit(limits=1, user_api="blas")
+
+
+single_threaded_blas()
 
 
 def launch(module_file, loops, items, size, *args):
@@ -238,20 +244,56 @@ def launch(module_file, loops, items, size, *args):
         _run_blocks(lambda start, stop: loops(*args, start, stop), items, threads)
 
 
-def matmul(a, b, out):
-    """``np.matmul(a, b, out=out)``, the products along the first axis of ``out`` shared out
-    among minidl's threads, each running single-threaded BLAS.
+# A product of fewer multiply-adds than this runs whole on the calling thread; a larger one is
+# cut into parts of at least this many.
+PARALLEL_MIN_MULTIPLY_ADDS = 16 * PARALLEL_MIN_ELEMENTS
 
-    ``a`` and ``b`` either have that axis too (and are split along it) or are broadcast.
+
+def matmul(a, b, out=None):
+    """``np.matmul(a, b, out=out)``, a large product shared out among minidl's threads in parts.
+
+    A batch of products (``out`` of 3 or more dimensions, with ``a`` and ``b`` either having its
+    first axis too or broadcast) is split along that first axis; a single product (2-D, or a
+    batch of one) into blocks of rows of ``out``, or of columns when it has more columns. The
+    blocks depend on the shapes only, never on the number of threads, so the result is bit for
+    bit the same whatever that number is. Returns ``out`` (made when not given).
     """
-    threads = _threads_for(out.shape[0])
-    if threads == 1 or out.size * a.shape[-1] < PARALLEL_MIN_ELEMENTS * 16:
+    if out is None:
+        shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
+        out = np.empty(shape, dtype=np.result_type(a, b))
+    work = out.size * a.shape[-1]
+    if work < PARALLEL_MIN_MULTIPLY_ADDS:
         return np.matmul(a, b, out=out)
+    if out.ndim > 2 and out.shape[0] > 1:
+        def products(start, stop):
+            part = [m[start:stop] if m.ndim == out.ndim else m for m in (a, b)]
+            np.matmul(*part, out=out[start:stop])
 
-    def products(start, stop):
-        part = [m[start:stop] if m.ndim == out.ndim else m for m in (a, b)]
-        np.matmul(*part, out=out[start:stop])
+        _share(products, out.shape[0])
+        return out
+    a2, b2, out2 = (m.reshape(m.shape[-2:]) for m in (a, b, out))
+    rows, columns = out2.shape
+    by_rows = rows >= columns
+    blocks = max(1, min(4 * max_threads(), work // PARALLEL_MIN_MULTIPLY_ADDS, rows if by_rows else columns))
+    length = rows if by_rows else columns
+    bounds = [length * k // blocks for k in range(blocks + 1)]
 
-    with single_threaded_blas():
-        _run_blocks(products, out.shape[0], threads)
+    def block_products(first, last):
+        for k in range(first, last):
+            lo, hi = bounds[k], bounds[k + 1]
+            if by_rows:
+                np.matmul(a2[lo:hi], b2, out=out2[lo:hi])
+            else:
+                np.matmul(a2, b2[:, lo:hi], out=out2[:, lo:hi])
+
+    _share(block_products, blocks)
     return out
+
+
+def _share(function, items):
+    """``function(start, stop)`` over [0, items), on the calling thread alone or shared out."""
+    threads = _threads_for(items)
+    if threads == 1:
+        function(0, items)
+    else:
+        _run_blocks(function, items, threads)

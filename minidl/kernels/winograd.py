@@ -51,7 +51,7 @@ from numba import njit
 
 from minidl.kernels.im2col import col2im, sliding_windows
 from minidl.kernels.im2col_numba import result_array
-from minidl.kernels.threads import launch, single_threaded_blas
+from minidl.kernels.threads import launch
 
 B_T = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=np.float64)
 G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=np.float64)
@@ -66,23 +66,20 @@ def winograd_tiles(out_hw, dilation):
 # Entry (a, b) of G g G^T is sum_ij G[a, i] g[i, j] G[b, j], so with g flattened to 9 numbers
 # (row 3i + j) and U to 16 (row 4a + b) the transform is one matrix, the Kronecker product:
 # GG[4a + b, 3i + j] = G[a, i] * G[b, j]. All F*C filters are then transformed by one matrix
-# product, GG @ g, instead of two products of 4x3 and 3x3 matrices per filter. The product is
-# small: BLAS runs it on one thread, faster than waking (and leaving spinning) threads of its own.
+# product, GG @ g, instead of two products of 4x3 and 3x3 matrices per filter.
 GG = np.kron(G, G)
 
 
 def winograd_weight(weight):
     """U = G g G^T for every filter: (F, C, 3, 3) -> (16, F, C), row ab = 4*a + b."""
     f, c = weight.shape[:2]
-    with single_threaded_blas():
-        return (GG.astype(weight.dtype) @ weight.reshape(f * c, 9).T).reshape(16, f, c)
+    return (GG.astype(weight.dtype) @ weight.reshape(f * c, 9).T).reshape(16, f, c)
 
 
 def winograd_weight_grad(du):
     """dg = G^T dU G: the adjoint of ``winograd_weight``, (16, F, C) -> (F, C, 3, 3)."""
     f, c = du.shape[1:]
-    with single_threaded_blas():
-        return (du.reshape(16, f * c).T @ GG.astype(du.dtype)).reshape(f, c, 3, 3)
+    return (du.reshape(16, f * c).T @ GG.astype(du.dtype)).reshape(f, c, 3, 3)
 
 
 # ---------------------------------------------------------------------------- NumPy reference

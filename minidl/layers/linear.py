@@ -5,8 +5,13 @@
 with PyTorch's layout: W has shape (out_features, in_features), so row j of W holds the weights
 of output unit j. Any leading dimensions of x are batch dimensions: each row x[..., :] is
 mapped on its own, and the parameter gradients add up the contributions of all of them.
-Arguments are assumed valid: ``minidl.functional.linear`` checks them.
+Arguments are assumed valid: ``minidl.functional.linear`` checks them. The products are
+``kernels.matmul``: NumPy's ``@``, with a large one shared among minidl's threads.
 """
+
+import math
+
+from minidl.kernels import matmul
 
 
 def linear_forward(x, weight, bias):
@@ -20,7 +25,8 @@ def linear_forward(x, weight, bias):
         out: (..., out_features).
         cache: (x, weight, has_bias).
     """
-    out = x @ weight.T
+    rows = math.prod(x.shape[:-1])      # (-1 would be ambiguous for 0 features)
+    out = matmul(x.reshape(rows, x.shape[-1]), weight.T).reshape(*x.shape[:-1], weight.shape[0])
     if bias is not None:
         out = out + bias
     return out, (x, weight, bias is not None)
@@ -37,9 +43,10 @@ def linear_backward(dout, cache):
     every row used the same W and b.
     """
     x, weight, has_bias = cache
-    dx = dout @ weight
-    rows_out = dout.reshape(-1, dout.shape[-1])
-    rows_in = x.reshape(-1, x.shape[-1])
-    dweight = rows_out.T @ rows_in
+    rows = math.prod(x.shape[:-1])
+    rows_out = dout.reshape(rows, dout.shape[-1])
+    rows_in = x.reshape(rows, x.shape[-1])
+    dx = matmul(rows_out, weight).reshape(x.shape)
+    dweight = matmul(rows_out.T, rows_in)
     dbias = rows_out.sum(axis=0) if has_bias else None
     return dx, dweight, dbias
