@@ -92,7 +92,8 @@ def backend(impl):
 
 @contextlib.contextmanager
 def thread_count(n):
-    """Run minidl (Numba and BLAS) and PyTorch with ``n`` threads inside the block."""
+    """Run minidl (its kernels and its shared matrix products) and PyTorch with ``n`` threads inside
+    the block."""
     torch = load_torch()
     before = threads.get_num_threads()
     torch_before = torch.get_num_threads() if torch else None
@@ -108,7 +109,8 @@ def thread_count(n):
 
 
 def gemm_peak(size=2048, repeats=3):
-    """GFLOP/s of a float32 ``size`` x ``size`` matrix product through NumPy's BLAS.
+    """GFLOP/s of a float32 ``size`` x ``size`` matrix product as minidl computes one: NumPy's BLAS
+    on one thread per block, the blocks shared among minidl's threads (``kernels.matmul``).
 
     The first product is the warm-up OpenBLAS needs; the median of the next ``repeats`` is the
     practical peak a convolution lowered to GEMM can approach at this thread count.
@@ -116,11 +118,11 @@ def gemm_peak(size=2048, repeats=3):
     rng = np.random.default_rng(0)
     a = rng.standard_normal((size, size), dtype=np.float32)
     b = rng.standard_normal((size, size), dtype=np.float32)
-    a @ b
+    out = threads.matmul(a, b)
     seconds = []
     for _ in range(repeats):
         start = time.perf_counter()
-        a @ b
+        threads.matmul(a, b, out=out)
         seconds.append(time.perf_counter() - start)
     torch = load_torch()
     if torch:  # PyTorch has its own BLAS, which wants the same warm-up

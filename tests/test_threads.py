@@ -51,18 +51,24 @@ def test_blas_is_set_to_one_thread_again_after_someone_raised_it():
     ((1, 400, 1000), (1000, 300)),      # a batch of one: its rows
     ((5, 200, 700), (5, 700, 150)),     # a batch: split along it
     ((6, 300, 800), (800, 100)),        # a batch against a broadcast matrix
+    ((1, 5, 200, 700), (700, 150)),     # a batch of one holding a batch (a grouped layer's chunk)
+    ((2, 100, 700), (1, 2, 700, 300)),  # leading unit axis from the broadcast operand
+    ((1, 200, 700), (5, 700, 150)),     # the first operand broadcast along the batch
 ])
-def test_matmul_is_numpys_product_bit_for_bit_at_every_thread_count(shape):
+def test_matmul_is_the_product_and_bit_for_bit_the_same_at_every_thread_count(shape):
     rng = np.random.default_rng(0)
     a, b = (rng.standard_normal(s, dtype=np.float32) for s in shape)
-    assert a.shape[-2] * b.shape[-1] * a.shape[-1] * (a.shape[0] if a.ndim == 3 else 1) \
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    assert int(np.prod(batch)) * a.shape[-2] * b.shape[-1] * a.shape[-1] \
         >= threads.PARALLEL_MIN_MULTIPLY_ADDS      # large enough to be shared out
     results = []
     for n in sorted({1, threads.max_threads()}):
         threads.set_num_threads(n)
         results.append(threads.matmul(a, b))
-    np.testing.assert_allclose(results[0], np.matmul(a.astype(np.float64), b.astype(np.float64)), rtol=1e-4,
-                               atol=1e-3)
+    # Against float64 to within float32's rounding of K products (a BLAS may round a block of a
+    # product differently from the whole, so bit equality is asked only across thread counts).
+    exact = np.matmul(a.astype(np.float64), b.astype(np.float64))
+    np.testing.assert_allclose(results[0], exact, rtol=0, atol=1e-4 * np.sqrt(a.shape[-1]))
     for result in results[1:]:
         np.testing.assert_array_equal(result, results[0])
 
@@ -73,11 +79,33 @@ def test_matmul_shares_a_large_product_in_blocks_that_depend_on_the_shape_only(m
     a = np.ones((300, 2000), np.float32)
     b = np.ones((2000, 40), np.float32)
     out = threads.matmul(a, b)
-    assert cut == [min(4 * threads.max_threads(), 300 * 40 * 2000 // threads.PARALLEL_MIN_MULTIPLY_ADDS)]
+    assert cut == [min(threads.MATMUL_MAX_BLOCKS, 300 * 40 * 2000 // threads.PARALLEL_MIN_MULTIPLY_ADDS)]
     np.testing.assert_array_equal(out, np.full((300, 40), 2000, np.float32))
     cut.clear()
     threads.matmul(np.ones((8, 8), np.float32), np.ones((8, 8), np.float32))
     assert cut == []                     # a small product runs whole, where it is called
+    a = np.ones((1100, 4096), np.float32)
+    threads.matmul(a, np.ones((4096, 4096), np.float32), out=a)
+    assert cut == []                     # and so does one written over an operand, as np.matmul does
+    np.testing.assert_array_equal(a, np.full((1100, 4096), 4096, np.float32))
+
+
+def test_a_grouped_convolution_of_one_large_image_shares_its_products():
+    # A chunk of one image of a grouped layer is a batch of one holding one product per group.
+    import minidl
+    from minidl import nn
+
+    x = minidl.Tensor(np.random.default_rng(0).standard_normal((1, 256, 64, 64)).astype(np.float32),
+                      requires_grad=True)
+    layer = nn.Conv2d(256, 256, 1, groups=2)
+    grads = []
+    for n in sorted({1, threads.max_threads()}):
+        threads.set_num_threads(n)
+        x.grad = None
+        layer(x).sum().backward()
+        grads.append(x.grad.numpy().copy())
+    for grad in grads[1:]:
+        np.testing.assert_array_equal(grad, grads[0])
 
 
 def test_max_threads_is_numbas_pool_size():

@@ -12,7 +12,8 @@
 - ``backend``: which twin runs, the NumPy reference or the compiled Numba version
 - ``allocator``: keeps freed memory in the process between training steps (set on import)
 
-``matmul`` is ``np.matmul`` with a batch of products shared among minidl's threads, and
+``matmul`` is ``np.matmul`` with a large product (or a batch of them) shared among minidl's
+threads, and
 ``for_each_chunk`` shares the chunks of a layer's batch among them (see ``threads``);
 they have no twins, as they compute the same under both backends.
 

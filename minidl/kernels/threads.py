@@ -245,49 +245,55 @@ def launch(module_file, loops, items, size, *args):
 
 
 # A product of fewer multiply-adds than this runs whole on the calling thread; a larger one is
-# cut into parts of at least this many.
+# cut into parts of at least this many, and into at most MATMUL_MAX_BLOCKS of them.
 PARALLEL_MIN_MULTIPLY_ADDS = 16 * PARALLEL_MIN_ELEMENTS
+MATMUL_MAX_BLOCKS = 8
 
 
 def matmul(a, b, out=None):
     """``np.matmul(a, b, out=out)``, a large product shared out among minidl's threads in parts.
 
-    A batch of products (``out`` of 3 or more dimensions, with ``a`` and ``b`` either having its
-    first axis too or broadcast) is split along that first axis; a single product (2-D, or a
-    batch of one) into blocks of rows of ``out``, or of columns when it has more columns. The
-    blocks depend on the shapes only, never on the number of threads, so the result is bit for
-    bit the same whatever that number is. Returns ``out`` (made when not given).
+    A batch of products (``out`` of 3 or more dimensions, each of ``a`` and ``b`` either having
+    its first axis or broadcast along it) is split along that first axis; a single product (2-D,
+    or a batch of one) into blocks of rows of ``out``, or of columns when it has more columns.
+    The blocks depend on the shapes only, never on the number of threads, so the result is bit
+    for bit the same whatever that number is. Returns ``out`` (made when not given).
     """
     if out is None:
         shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
         out = np.empty(shape, dtype=np.result_type(a, b))
+    result = out
     work = out.size * a.shape[-1]
-    if work < PARALLEL_MIN_MULTIPLY_ADDS:
+    if work < PARALLEL_MIN_MULTIPLY_ADDS or np.shares_memory(out, a) or np.shares_memory(out, b):
+        # (A product written over one of its operands must be computed whole, as NumPy does.)
         return np.matmul(a, b, out=out)
-    if out.ndim > 2 and out.shape[0] > 1:
+    while out.ndim > 2 and out.shape[0] == 1:         # a batch of one: its single product
+        a, b = (m[0] if m.ndim == out.ndim else m for m in (a, b))
+        out = out[0]
+    if out.ndim > 2:
         def products(start, stop):
-            part = [m[start:stop] if m.ndim == out.ndim else m for m in (a, b)]
+            # An operand with the batch axis is split along it; one broadcast along it is not.
+            part = [m[start:stop] if m.ndim == out.ndim and m.shape[0] == out.shape[0] else m for m in (a, b)]
             np.matmul(*part, out=out[start:stop])
 
         _share(products, out.shape[0])
-        return out
-    a2, b2, out2 = (m.reshape(m.shape[-2:]) for m in (a, b, out))
-    rows, columns = out2.shape
+        return result
+    rows, columns = out.shape
     by_rows = rows >= columns
-    blocks = max(1, min(4 * max_threads(), work // PARALLEL_MIN_MULTIPLY_ADDS, rows if by_rows else columns))
     length = rows if by_rows else columns
+    blocks = max(1, min(MATMUL_MAX_BLOCKS, work // PARALLEL_MIN_MULTIPLY_ADDS, length))
     bounds = [length * k // blocks for k in range(blocks + 1)]
 
     def block_products(first, last):
         for k in range(first, last):
             lo, hi = bounds[k], bounds[k + 1]
             if by_rows:
-                np.matmul(a2[lo:hi], b2, out=out2[lo:hi])
+                np.matmul(a[..., lo:hi, :], b, out=out[lo:hi])
             else:
-                np.matmul(a2, b2[:, lo:hi], out=out2[:, lo:hi])
+                np.matmul(a, b[..., lo:hi], out=out[:, lo:hi])
 
     _share(block_products, blocks)
-    return out
+    return result
 
 
 def _share(function, items):
