@@ -9,6 +9,7 @@ so db is the sum of the 4 rows of dout.
 import numpy as np
 
 from minidl.function import Function
+from minidl import kernels
 from minidl.relu_rules import current_relu_rule, relu_backward_with_rule
 from minidl.tensor import Tensor
 
@@ -145,13 +146,15 @@ class Neg(Function):
 class MatMul(Function):
     """out = a @ b for 2-D (or batched) matrices;  da = dout @ b^T, db = a^T @ dout.
 
-    1-D operands are treated as NumPy does (a row or column vector that is then dropped).
+    1-D operands are treated as NumPy does (a row or column vector that is then dropped). The
+    products of matrices are ``kernels.matmul``: NumPy's, with a large one shared among minidl's
+    threads.
     """
 
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return a @ b
+        return kernels.matmul(a, b) if a.ndim >= 2 and b.ndim >= 2 else a @ b
 
     @staticmethod
     def backward(ctx, dout):
@@ -164,9 +167,9 @@ class MatMul(Function):
         d2 = d2[..., None, :] if a.ndim == 1 else d2
         da = db = None
         if ctx.needs_input_grad[0]:
-            da = unbroadcast(d2 @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
+            da = unbroadcast(kernels.matmul(d2, np.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)
         if ctx.needs_input_grad[1]:
-            db = unbroadcast(np.swapaxes(a2, -1, -2) @ d2, b2.shape).reshape(b.shape)
+            db = unbroadcast(kernels.matmul(np.swapaxes(a2, -1, -2), d2), b2.shape).reshape(b.shape)
         return da, db
 
 
