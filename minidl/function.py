@@ -155,6 +155,7 @@ class LayerFunction(Function):
 
     layer_forward = None
     layer_backward = None
+    skips_input_grad = False        # layer_backward takes input_grad=False (see from_pair)
 
     @classmethod
     def forward(cls, ctx, *arrays, **options):
@@ -163,20 +164,26 @@ class LayerFunction(Function):
 
     @classmethod
     def backward(cls, ctx, dout):
-        grads = cls.layer_backward(dout, ctx.cache)
+        if cls.skips_input_grad and not ctx.needs_input_grad[0]:
+            grads = cls.layer_backward(dout, ctx.cache, input_grad=False)
+        else:
+            grads = cls.layer_backward(dout, ctx.cache)
         return grads if isinstance(grads, tuple) else (grads,)
 
 
-def from_pair(name, forward, backward):
+def from_pair(name, forward, backward, skips_input_grad=False):
     """Make a ``LayerFunction`` subclass called ``name`` from a ``layers/`` forward/backward pair.
 
     ``forward(*arrays, **options) -> (out, cache)`` and ``backward(dout, cache) -> grads``, with
-    one gradient per array argument of forward, in order.
+    one gradient per array argument of forward, in order. With ``skips_input_grad``, backward
+    also takes ``input_grad=False``, passed when the first argument needs no gradient (a
+    network's input images), and then returns None for it without computing it.
     """
     return type(
         name,
         (LayerFunction,),
         {"layer_forward": staticmethod(forward), "layer_backward": staticmethod(backward),
+         "skips_input_grad": skips_input_grad,
          "__doc__": f"Autograd wrapper of ``{forward.__module__}.{forward.__name__}`` "
                     f"and ``{backward.__name__}``."},
     )

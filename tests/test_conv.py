@@ -469,3 +469,42 @@ BAD_CALLS = [
 def test_bad_input_is_refused_with_a_clear_message(call, error, message):
     with pytest.raises(error, match=re.escape(message)):
         call()
+
+
+@pytest.mark.parametrize("algorithm, x_shape, w_shape, stride, groups", [
+    ("direct", (3, 2, 9, 9), (4, 2, 3, 3), (1, 1), 1),
+    ("direct", (3, 2, 9, 9), (4, 2, 3, 3), (2, 2), 1),      # dx by columns, skipped too
+    ("im2col", (3, 2, 9, 9), (4, 1, 3, 3), (1, 1), 2),
+    ("winograd", (3, 2, 9, 9), (4, 2, 3, 3), (1, 1), 1),
+    ("depthwise", (3, 2, 9, 9), (4, 1, 3, 3), (1, 1), 2),
+])
+def test_backward_without_the_input_gradient_skips_it_and_keeps_the_others(algorithm, x_shape, w_shape, stride,
+                                                                          groups):
+    # Autograd asks for no dx when the input needs none (a network's first layer): the layer must
+    # not compute it, and dw and db must be those of the full backward pass.
+    rng = np.random.default_rng(0)
+    x, w, b = (rng.standard_normal(s) for s in (x_shape, w_shape, w_shape[:1]))
+    out, cache = conv2d_forward(x, w, b, stride, (1, 1), groups=groups, algorithm=algorithm)
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = conv2d_backward(dout, cache)
+    skipped, dw_alone, db_alone = conv2d_backward(dout, cache, input_grad=False)
+    assert dx is not None and skipped is None
+    np.testing.assert_array_equal(dw_alone, dw)
+    np.testing.assert_array_equal(db_alone, db)
+
+
+def test_autograd_asks_the_first_layer_for_no_input_gradient(monkeypatch):
+    asked = []
+    backward = F.conv.Conv2d.layer_backward
+
+    def spy(dout, cache, **options):
+        asked.append(options)
+        return backward(dout, cache, **options)
+
+    monkeypatch.setattr(F.conv.Conv2d, "layer_backward", staticmethod(spy))
+    images = md.tensor(np.ones((2, 1, 6, 6)))
+    w1 = md.tensor(np.ones((3, 1, 3, 3)), requires_grad=True)
+    w2 = md.tensor(np.ones((2, 3, 3, 3)), requires_grad=True)
+    F.conv2d(F.conv2d(images, w1), w2).sum().backward()
+    assert asked == [{}, {"input_grad": False}]      # the second layer's input needs a gradient
+    assert images.grad is None and w1.grad is not None

@@ -16,7 +16,7 @@ from minidl.tensor import Tensor
 
 __all__ = ["conv2d", "conv_transpose2d"]
 
-Conv2d = from_pair("Conv2d", conv2d_forward, conv2d_backward)
+Conv2d = from_pair("Conv2d", conv2d_forward, conv2d_backward, skips_input_grad=True)
 ConvTranspose2d = from_pair("ConvTranspose2d", conv_transpose2d_forward, conv_transpose2d_backward)
 
 

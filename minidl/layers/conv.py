@@ -285,19 +285,23 @@ def _winograd_forward(x, weight, padding, dilation, groups, out):
     kernels.for_each_chunk(forward_chunk, len(chunks))
 
 
-def conv2d_backward(dout, cache):
+def conv2d_backward(dout, cache, input_grad=True):
     """Backward pass of ``conv2d_forward``.
 
     Args:
         dout: (N, F, H', W') upstream gradient.
         cache: from ``conv2d_forward``.
+        input_grad: False skips dx (returned as None), as autograd asks when the input needs no
+            gradient: a network's first layer, whose input is the images.
     Returns:
-        dx: (N, C, H, W); dw: (F, C/groups, KH, KW); db: (F,), or None when there was no bias.
+        dx: (N, C, H, W) or None; dw: (F, C/groups, KH, KW); db: (F,), or None when there was no bias.
     """
     if cache[0] is SAMPLED:
         # The gradient reaches the sampled rows and columns only.
         _, x_shape, stride, inner = cache
-        sampled_dx, dw, db = conv2d_backward(dout, inner)
+        sampled_dx, dw, db = conv2d_backward(dout, inner, input_grad)
+        if sampled_dx is None:
+            return None, dw, db
         dx = np.zeros(x_shape, dtype=sampled_dx.dtype)
         dx[:, :, ::stride[0], ::stride[1]] = sampled_dx
         return dx, dw, db
@@ -308,28 +312,30 @@ def conv2d_backward(dout, cache):
     db = dout.sum(axis=(0, 2, 3)) if has_bias else None
 
     if x.shape[0] == 0:  # an empty batch: the weight gradient is a sum over no images
-        return np.empty(x.shape, dtype=dout.dtype), np.zeros(weight.shape, dtype=dout.dtype), db
+        dx = np.empty(x.shape, dtype=dout.dtype) if input_grad else None
+        return dx, np.zeros(weight.shape, dtype=dout.dtype), db
     if algorithm == "depthwise":
         # dx: every tap scatters w * dout back onto the input positions it read (a "full"
         # convolution of dout with the flipped kernel); dw: dout correlated with the input.
-        dx = kernels.depthwise_conv2d_input_grad(dout, weight, x.shape, stride, padding, dilation)
+        dx = kernels.depthwise_conv2d_input_grad(dout, weight, x.shape, stride, padding, dilation) \
+            if input_grad else None
         dw = kernels.depthwise_conv2d_weight_grad(dout, x, weight.shape, stride, padding, dilation)
     elif algorithm == "winograd":
-        dx, dw = _winograd_backward(dout, x, weight, padding, dilation, groups)
+        dx, dw = _winograd_backward(dout, x, weight, padding, dilation, groups, input_grad)
     elif algorithm == "direct":
-        dx, dw = _direct_backward(dout, x, weight, stride, padding, dilation, groups, out_hw)
+        dx, dw = _direct_backward(dout, x, weight, stride, padding, dilation, groups, out_hw, input_grad)
     else:
-        dx, dw = _im2col_backward(dout, x, weight, stride, padding, dilation, groups, out_hw)
+        dx, dw = _im2col_backward(dout, x, weight, stride, padding, dilation, groups, out_hw, input_grad)
     return dx, dw, db
 
 
-def _im2col_backward(dout, x, weight, stride, padding, dilation, groups, out_hw):
-    """dx and dw from the columns, rebuilt chunk by chunk."""
+def _im2col_backward(dout, x, weight, stride, padding, dilation, groups, out_hw, input_grad=True):
+    """dx (None unless ``input_grad``) and dw from the columns, rebuilt chunk by chunk."""
     n = x.shape[0]
     f, _, kh, kw = weight.shape
     w_by_group = weight.reshape(groups, f // groups, -1)                   # (G, F/G, C/G*KH*KW)
     dout_by_group = dout.reshape(n, groups, f // groups, -1)               # (N, G, F/G, L)
-    dx = np.empty(x.shape, dtype=dout.dtype)
+    dx = np.empty(x.shape, dtype=dout.dtype) if input_grad else None
     chunks = _column_chunks(x, (kh, kw), stride, padding, dilation, out_hw, extra_bytes_per_image=weight.nbytes)
 
     def backward_chunk(k):
@@ -341,6 +347,8 @@ def _im2col_backward(dout, x, weight, stride, padding, dilation, groups, out_hw)
         dw_by_image = np.empty((len(cols), *w_by_group.shape), dtype=dout.dtype)
         kernels.matmul(dout_by_group[images], cols_by_group.swapaxes(-1, -2), out=dw_by_image)
         dw = _sum_in_order(dw_by_image)
+        if not input_grad:
+            return dw
 
         # d(cols) = W^T @ dout; col2im adds each column back onto the pixels it was read from.
         # Together this is a "full" convolution of dout with the flipped kernel: every input pixel
@@ -358,8 +366,8 @@ def _im2col_backward(dout, x, weight, stride, padding, dilation, groups, out_hw)
     return dx, dw.reshape(weight.shape)
 
 
-def _direct_backward(dout, x, weight, stride, padding, dilation, groups, out_hw):
-    """dx and dw of a convolution computed directly, without columns.
+def _direct_backward(dout, x, weight, stride, padding, dilation, groups, out_hw, input_grad=True):
+    """dx (None unless ``input_grad``) and dw of a convolution computed directly, without columns.
 
     dw: ``kernels.direct_conv2d_weight_grad``, the sum over images and positions of dout
     times the input each tap read, in tiles like the forward pass's. (1x1 kernels take
@@ -379,8 +387,10 @@ def _direct_backward(dout, x, weight, stride, padding, dilation, groups, out_hw)
     if (kh, kw) == (1, 1):
         # A 1x1 kernel's columns need no copying (or a strided one) and its sums over channels
         # are short: as BLAS products its gradients took 0.8x the time of the tiles (measured).
-        return _im2col_backward(dout, x, weight, stride, padding, dilation, groups, out_hw)
+        return _im2col_backward(dout, x, weight, stride, padding, dilation, groups, out_hw, input_grad)
     dw = kernels.direct_conv2d_weight_grad(dout, x, weight.shape, stride, padding, dilation, groups)
+    if not input_grad:
+        return None, dw
     flipped_padding = tuple(d * (k - 1) - p for d, k, p in zip(dilation, (kh, kw), padding))
     if stride != (1, 1) or min(flipped_padding) < 0:
         return _im2col_input_grad(dout, x.shape, weight, stride, padding, dilation, groups, out_hw), dw
@@ -426,12 +436,13 @@ def _im2col_input_grad(dout, x_shape, weight, stride, padding, dilation, groups,
     return dx
 
 
-def _winograd_backward(dout, x, weight, padding, dilation, groups):
-    """The 16 products of the forward pass, transposed (see ``minidl.kernels.winograd``)."""
+def _winograd_backward(dout, x, weight, padding, dilation, groups, input_grad=True):
+    """The 16 products of the forward pass, transposed (see ``minidl.kernels.winograd``); dx is
+    None unless ``input_grad``."""
     c, f = x.shape[1], weight.shape[0]
     tiles = kernels.winograd_tiles(dout.shape[2:], dilation)
     u = kernels.winograd_weight(weight).reshape(16, groups, f // groups, -1)   # (16, G, F/G, C/G)
-    dx = np.empty(x.shape, dtype=dout.dtype)
+    dx = np.empty(x.shape, dtype=dout.dtype) if input_grad else None
     chunks, tiles_per_image = _winograd_chunks(x, f, dilation, tiles)
 
     def backward_chunk(k):
@@ -442,6 +453,8 @@ def _winograd_backward(dout, x, weight, padding, dilation, groups):
         v_by_group, dm_by_group = v.reshape(16, groups, -1, t), dm.reshape(16, groups, -1, t)
         # M[ab] = U[ab] @ V[ab], so dU[ab] = dM[ab] @ V[ab]^T (summed over the tiles) ...
         du = kernels.matmul(dm_by_group, v_by_group.swapaxes(-1, -2), out=np.empty_like(u))
+        if not input_grad:
+            return du
         # ... and dV[ab] = U[ab]^T @ dM[ab], written over V, which is no longer needed.
         kernels.matmul(u.swapaxes(-1, -2), dm_by_group, out=v_by_group)
         kernels.winograd_input_grad(v, x[images].shape, padding, dilation, tiles, out=dx[images])
