@@ -426,6 +426,10 @@ def image_parts(images, tiles, threads):
 # the chunk's output gradient again for each block of taps, so it should stay in the core's
 # second-level cache (1 MB on the AMD Zen 5 measured, 1-2 MB on Intel's AVX-512 Xeons).
 GRAD_CHUNK_BYTES = 2**20
+# ... and a batch is cut into at least this many chunks (when it has the images), so that a
+# small layer's gradient (LeNet-5's second convolution: the whole batch in 0.9 MB) still has
+# parts for the threads to share. The chunks depend on the layer only, never on the threads.
+MIN_GRAD_CHUNKS = 4
 
 
 class GradPlan:
@@ -456,7 +460,7 @@ class GradPlan:
                                     for i in range(kh) for j in range(kw)] + unused, dtype=np.int64)
         self.out_starts = np.arange(len(self.tap_starts), dtype=np.int64) * f      # row t of the (taps, F) result
         per_image = self.image_size + oh * ow * f
-        self.chunk = max(1, min(n, GRAD_CHUNK_BYTES // (per_image * itemsize)))
+        self.chunk = max(1, min(-(-n // MIN_GRAD_CHUNKS), GRAD_CHUNK_BYTES // (per_image * itemsize)))
         self.position_offsets = np.array([image * self.image_size + y * sh * row + x * sw
                                           for image in range(self.chunk) for y in range(oh) for x in range(ow)],
                                          dtype=np.int64)
