@@ -1,15 +1,17 @@
 """What every benchmark shares: the command line, thread counts, timing, the GEMM peak, Markdown.
 
 The conventions, so that numbers from different runs and modules can be compared:
-- every implementation runs at the same thread count: minidl's Numba and BLAS pools
-  (``minidl.kernels.threads.set_num_threads``) and PyTorch's (``torch.set_num_threads``);
+- every implementation runs at the same thread count: minidl's threads
+  (``minidl.kernels.threads.set_num_threads``; BLAS runs on one thread per product) and
+  PyTorch's (``torch.set_num_threads``);
 - float32 everywhere;
 - before any timing, one large matrix product wakes OpenBLAS up (its first calls are slow);
 - each implementation runs once untimed (compiling Numba kernels, filling caches), then all of
   them take turns for ``--repeats`` rounds, and each reports the median of its rounds. Taking
   turns means a burst of load from elsewhere on the machine slows every implementation alike.
-  Each turn is an untimed run followed by the timed one, so that no implementation is timed
-  while the previous one's threads (PyTorch's spin after each operation) still hold the cores.
+  Each turn is an untimed run followed by the timed ones, so that no implementation is timed
+  while the previous one's threads (PyTorch's spin after each operation) still hold the cores;
+  a round's time is the mean of back-to-back runs filling at least ``MIN_ROUND_SECONDS``.
 """
 
 import argparse
@@ -130,8 +132,18 @@ def gemm_peak(size=2048, repeats=3):
     return 2 * size**3 / statistics.median(seconds) / 1e9
 
 
+# A round times back-to-back runs of a case for at least this long (at most MAX_RUNS_PER_ROUND
+# of them) and reports their mean: one run of a millisecond on a virtual machine's two cores
+# moved by 30% and more from round to round (a core that idled is slow to come back, and the
+# other implementation's threads may still be spinning when a turn starts), where a training
+# loop or an evaluation repeats its steps back to back.
+MIN_ROUND_SECONDS = 0.1
+MAX_RUNS_PER_ROUND = 50
+
+
 def timed_rounds(cases, repeats):
-    """Milliseconds of every round of each case's ``run``: {impl: [ms of round 1, 2, ...]}.
+    """Milliseconds of a ``run`` in every round of each case: {impl: [ms of round 1, 2, ...]},
+    each the mean of the round's back-to-back runs (``MIN_ROUND_SECONDS``).
 
     ``cases`` maps an implementation to ``(prepare, run)``: ``prepare()`` is untimed (clearing
     gradients, say), ``run()`` is timed. Every case first runs once untimed, then the cases take
@@ -140,20 +152,25 @@ def timed_rounds(cases, repeats):
 
     Each turn starts with one untimed run of its own. PyTorch's OpenMP threads keep spinning
     on the cores for a while after each operation, so whatever runs right after PyTorch finds
-    the cores busy; the untimed run absorbs that, and the timed run follows a run of the same
-    implementation, as in a training loop where one step follows another. (Waiting for the
+    the cores busy; the untimed run absorbs part of that, and the timed runs follow runs of the
+    same implementation, as in a training loop where one step follows another. (Waiting for the
     threads to go to sleep instead would slow PyTorch's own next run, which must wake them.)
     """
     def once(impl):
         prepare, run = cases[impl]
         with backend(impl):
             prepare()
-            run()                   # untimed: the cores settle on this implementation
-            prepare()
-            gc.collect()  # so that no collection of an earlier round lands inside the timing
             start = time.perf_counter()
-            run()
-            return time.perf_counter() - start
+            run()                   # untimed: the cores settle on this implementation
+            runs = max(1, min(MAX_RUNS_PER_ROUND, int(MIN_ROUND_SECONDS / (time.perf_counter() - start))))
+            gc.collect()  # so that no collection of an earlier round lands inside the timing
+            seconds = 0.0
+            for _ in range(runs):
+                prepare()
+                start = time.perf_counter()
+                run()
+                seconds += time.perf_counter() - start
+            return seconds / runs
 
     # Whatever exists now (the imported modules above all) is left out of garbage collection,
     # so the collection before each run only walks the objects the benchmark itself made.
