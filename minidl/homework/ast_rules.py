@@ -411,7 +411,7 @@ class _Frame:
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             self.local_defs[node.name] = node
         elif isinstance(node, ast.ClassDef):
-            pass
+            pass        # a class defined in the function body: its methods are not followed
         else:
             for child in ast.iter_child_nodes(node):
                 if isinstance(child, ast.expr):

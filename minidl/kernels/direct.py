@@ -92,22 +92,12 @@ def direct_conv2d_reference(x, weight, bias, stride, padding, dilation, out_hw, 
         out: (N, F, H', W'), out[n, f, y, x] = b[f] + sum_{c,i,j} w[f,c,i,j] xp[n, g*C/G + c, y*SH + i*DH, x*SW + j*DW]
             for the group g of filter f, the terms added in the order c, i, j.
     """
-    n = x.shape[0]
-    f, c, kh, kw = weight.shape
-    (sh, sw), (dh, dw), (oh, ow) = stride, dilation, out_hw
-    per_group = f // groups
-    xp = pad2d(x, padding)
-    result = np.zeros((n, f, oh, ow), dtype=x.dtype)
+    n, f = x.shape[0], weight.shape[0]
+    result = np.zeros((n, f, *out_hw), dtype=x.dtype)
     if bias is not None:
         result += bias.reshape(1, f, 1, 1)
-    for g in range(groups):
-        filters = slice(g * per_group, (g + 1) * per_group)
-        for ch in range(c):
-            for i in range(kh):
-                for j in range(kw):
-                    # The input every output reads through tap (c, i, j): a strided slice, (N, H', W').
-                    tap = xp[:, g * c + ch, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw]
-                    result[:, filters] += weight[filters, ch, i, j].reshape(1, per_group, 1, 1) * tap[:, None]
+    for filters, ch, i, j, tap in _taps(pad2d(x, padding), weight.shape, groups, stride, dilation, out_hw):
+        result[:, filters] += weight[filters, ch, i, j].reshape(1, -1, 1, 1) * tap[:, None]
     if out is None:
         return result
     out[...] = result
@@ -130,19 +120,25 @@ def direct_conv2d_weight_grad_reference(dout, x, weight_shape, stride, padding, 
     Returns:
         dw: weight_shape, in dout's dtype.
     """
-    f, c, kh, kw = weight_shape
-    (sh, sw), (dh, dw), (oh, ow) = stride, dilation, dout.shape[2:]
-    per_group = f // groups
-    xp = pad2d(x, padding)
     grad = np.zeros(weight_shape, dtype=dout.dtype)
+    for filters, ch, i, j, tap in _taps(pad2d(x, padding), weight_shape, groups, stride, dilation, dout.shape[2:]):
+        grad[filters, ch, i, j] = np.einsum("nfyx,nyx->f", dout[:, filters], tap)
+    return grad
+
+
+def _taps(xp, weight_shape, groups, stride, dilation, out_hw):
+    """For every kernel tap (c, i, j) of every group: (the group's filters as a slice, c, i, j,
+    the input each output reads through that tap), the last a strided slice (N, H', W') of the
+    padded input xp."""
+    f, c, kh, kw = weight_shape
+    (sh, sw), (dh, dw), (oh, ow) = stride, dilation, out_hw
+    per_group = f // groups
     for g in range(groups):
-        filters = slice(g * per_group, (g + 1) * per_group)
         for ch in range(c):
             for i in range(kh):
                 for j in range(kw):
                     tap = xp[:, g * c + ch, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw]
-                    grad[filters, ch, i, j] = np.einsum("nfyx,nyx->f", dout[:, filters], tap)
-    return grad
+                    yield slice(g * per_group, (g + 1) * per_group), ch, i, j, tap
 
 
 # ---------------------------------------------------------------------------- compiled version

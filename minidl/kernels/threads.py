@@ -264,7 +264,7 @@ def matmul(a, b, out=None):
         out = np.empty(shape, dtype=np.result_type(a, b))
     result = out
     work = out.size * a.shape[-1]
-    if work < PARALLEL_MIN_MULTIPLY_ADDS or np.shares_memory(out, a) or np.shares_memory(out, b):
+    if work < PARALLEL_MIN_MULTIPLY_ADDS or np.may_share_memory(out, a) or np.may_share_memory(out, b):
         # (A product written over one of its operands must be computed whole, as NumPy does.)
         return np.matmul(a, b, out=out)
     while out.ndim > 2 and out.shape[0] == 1:         # a batch of one: its single product
