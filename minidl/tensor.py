@@ -22,6 +22,7 @@ Three rules keep a wrong answer from passing silently, as in PyTorch:
 """
 
 import numbers
+import sys
 from collections import namedtuple
 
 import numpy as np
@@ -323,34 +324,14 @@ class Tensor:
                         )
             if tensor._ctx is None or tensor._retains_grad:
                 if tensor._grad is None:
-                    tensor._grad = Tensor(g.copy())
+                    tensor._grad = Tensor(_unshared(g))
                 else:
                     tensor._grad = Tensor(tensor._grad._data + g)
             ctx = tensor._ctx
             if ctx is None:
                 continue
             ctx.check_versions(tensor)
-            input_grads = ctx.function.backward(ctx, g)
-            if not isinstance(input_grads, tuple):
-                input_grads = (input_grads,)
-            if len(input_grads) != len(ctx.inputs):
-                raise RuntimeError(
-                    f"{ctx.function.__name__}.backward returned {len(input_grads)} gradients "
-                    f"for {len(ctx.inputs)} inputs"
-                )
-            for parent, parent_grad in zip(ctx.inputs, input_grads):
-                if parent_grad is None or not isinstance(parent, Tensor) or not parent.requires_grad:
-                    continue
-                # A gradient has its tensor's dtype: a float64 constant inside some backward must
-                # not turn the gradients of float32 parameters into float64.
-                parent_grad = np.asarray(parent_grad, dtype=parent.dtype)
-                if parent_grad.shape != parent.shape:
-                    raise RuntimeError(
-                        f"{ctx.function.__name__}.backward returned a gradient of shape "
-                        f"{parent_grad.shape} for an input of shape {tuple(parent.shape)}"
-                    )
-                key = id(parent)
-                grads[key] = parent_grad if key not in grads else grads[key] + parent_grad
+            _pass_back(ctx, g, grads)
             if not retain_graph:
                 ctx.release()
 
@@ -924,6 +905,47 @@ def _shape_args(args):
     if len(args) == 1 and isinstance(args[0], tuple | list):
         return tuple(args[0])
     return tuple(args)
+
+
+def _pass_back(ctx, g, grads):
+    """Apply the chain rule through one Function: add ``ctx.function.backward(ctx, g)``, the
+    gradients of its inputs, to ``grads`` (a dict from id(tensor) to its gradient so far)."""
+    input_grads = ctx.function.backward(ctx, g)
+    if not isinstance(input_grads, tuple):
+        input_grads = (input_grads,)
+    if len(input_grads) != len(ctx.inputs):
+        raise RuntimeError(
+            f"{ctx.function.__name__}.backward returned {len(input_grads)} gradients "
+            f"for {len(ctx.inputs)} inputs"
+        )
+    for parent, parent_grad in zip(ctx.inputs, input_grads):
+        if parent_grad is None or not isinstance(parent, Tensor) or not parent.requires_grad:
+            continue
+        # A gradient has its tensor's dtype: a float64 constant inside some backward must
+        # not turn the gradients of float32 parameters into float64.
+        parent_grad = np.asarray(parent_grad, dtype=parent.dtype)
+        if parent_grad.shape != parent.shape:
+            raise RuntimeError(
+                f"{ctx.function.__name__}.backward returned a gradient of shape "
+                f"{parent_grad.shape} for an input of shape {tuple(parent.shape)}"
+            )
+        key = id(parent)
+        grads[key] = parent_grad if key not in grads else grads[key] + parent_grad
+
+
+def _unshared(grad):
+    """``grad`` itself when nothing but the caller's variable refers to it and it owns its
+    memory, else a copy. A leaf's ``.grad`` is changed in place (by an optimiser, or a student's
+    ``p.grad *= 0.5``) and must not be an array that another leaf's gradient, a saved value or
+    the caller's ``gradient=`` argument also is: Add's backward hands the same array to both
+    inputs. PyTorch's AccumulateGrad keeps a gradient without copying on the same condition.
+    Copying always would cost a pass over every leaf's gradient (a large input's, in a saliency
+    map or a benchmark).
+    """
+    # References: the caller's variable, this function's argument, and getrefcount's own.
+    if grad.flags.owndata and sys.getrefcount(grad) <= 3:
+        return grad
+    return grad.copy()
 
 
 def _reverse_topological_order(root):

@@ -64,7 +64,7 @@ ONE, TILES = (1, 1), kernels.winograd_tiles((6, 6), (1, 1))
 KERNEL_CALLS = {  # kernel -> its arguments for an empty batch of 4-channel 6x6 images, 3x3 windows
     "im2col": (X, (3, 3), ONE, ONE, ONE, (6, 6)),
     "col2im": (np.zeros((0, 36, 36), np.float32), X.shape, (3, 3), ONE, ONE, ONE, (6, 6)),
-    "depthwise_conv2d": (X, WEIGHT, ONE, ONE, ONE, (6, 6)),
+    "depthwise_conv2d": (X, WEIGHT, None, ONE, ONE, ONE, (6, 6)),
     "depthwise_conv2d_input_grad": (DOUT, WEIGHT, X.shape, ONE, ONE, ONE),
     "depthwise_conv2d_weight_grad": (DOUT, X, WEIGHT.shape, ONE, ONE, ONE),
     "winograd_input": (X, ONE, ONE, TILES),
@@ -72,6 +72,7 @@ KERNEL_CALLS = {  # kernel -> its arguments for an empty batch of 4-channel 6x6 
     "winograd_output_grad": (DOUT, ONE),
     "winograd_input_grad": (np.zeros((16, 4, 0), np.float32), X.shape, ONE, ONE, TILES),
     "channel_moments": (X,),
+    "channel_sum": (X,),
     "channel_sums": (X, X),
     "channel_affine": (X, np.zeros(4), np.ones(4), np.zeros(4)),
     "relu": (X,),

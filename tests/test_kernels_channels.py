@@ -45,6 +45,31 @@ def test_sums_equal_the_twin(shape, seed):
 
 
 @given(shape=shapes, seed=seeds)
+def test_sum_equals_the_twin(shape, seed):
+    x, _ = draw(shape, seed)
+    np.testing.assert_allclose(channels.channel_sum_fast(x), channels.channel_sum_reference(x), rtol=1e-10, atol=1e-10)
+
+
+@given(shape=shapes, seed=seeds)
+def test_affine_into_its_own_input_adds_a_bias_exactly(shape, seed):
+    """channel_affine(x, 0, 1, b, out=x) is x += b[c], bit for bit, in both twins (how a
+    convolution adds its bias)."""
+    x, rng = draw(shape, seed, np.float32)
+    bias = rng.standard_normal(shape[1]).astype(np.float32)
+    expected = x + bias.reshape((1, -1) + (1,) * (len(shape) - 2))
+    for kernel in (channels.channel_affine_fast, channels.channel_affine_reference):
+        y = x.copy()
+        assert kernel(y, 0, 1, bias, out=y) is y
+        np.testing.assert_array_equal(y, expected)
+
+
+def test_affine_refuses_a_vector_of_the_wrong_length():
+    x, _ = draw((2, 3, 4), 0)
+    with pytest.raises(ValueError, match="expected a vector of 3 values"):
+        channels.channel_affine_fast(x, np.zeros(2), np.ones(3), np.zeros(3))
+
+
+@given(shape=shapes, seed=seeds)
 def test_affine_and_input_grad_equal_the_twins(shape, seed):
     x, rng = draw(shape, seed)
     xhat = rng.standard_normal(shape)
@@ -105,6 +130,7 @@ def test_large_arrays_split_over_threads_equal_the_twins(monkeypatch):
     pairs = [
         (channels.channel_moments_fast(x), channels.channel_moments_reference(x)),
         (channels.channel_sums_fast(x, y), channels.channel_sums_reference(x, y)),
+        ((channels.channel_sum_fast(x),), (channels.channel_sum_reference(x),)),
         ((channels.channel_affine_fast(x, center, scale, shift),),
          (channels.channel_affine_reference(x, center, scale, shift),)),
         ((channels.batch_norm_input_grad_fast(x, y, center, shift, scale),),

@@ -135,14 +135,15 @@ def depthwise_configs(draw):
     return draw(windows()), draw(st.integers(1, 3))
 
 
-@given(config=depthwise_configs())
-def test_depthwise_twins_agree(config):
+@given(config=depthwise_configs(), with_bias=st.booleans())
+def test_depthwise_twins_agree(config, with_bias):
     window, multiplier = config
     n, c = window.x_shape[:2]
     x, w = random(window.x_shape), random((c * multiplier, 1, *window.kernel), seed=1)
+    bias = random((c * multiplier,), seed=3) if with_bias else None
     stride, padding, dilation = window.stride, window.padding, window.dilation
-    out = kernels.depthwise_conv2d.fast(x, w, stride, padding, dilation, window.out_hw)
-    assert_close(out, kernels.depthwise_conv2d.reference(x, w, stride, padding, dilation, window.out_hw))
+    out = kernels.depthwise_conv2d.fast(x, w, bias, stride, padding, dilation, window.out_hw)
+    assert_close(out, kernels.depthwise_conv2d.reference(x, w, bias, stride, padding, dilation, window.out_hw))
 
     dout = random(out.shape, seed=2)
     assert_close(kernels.depthwise_conv2d_input_grad.fast(dout, w, x.shape, stride, padding, dilation),
@@ -158,7 +159,7 @@ def test_depthwise_reference_is_one_convolution_per_channel(config):
     c = window.x_shape[1]
     x, w = random(window.x_shape), random((c * multiplier, 1, *window.kernel), seed=1)
     options = dict(stride=window.stride, padding=window.padding, dilation=window.dilation)
-    out = kernels.depthwise_conv2d.reference(x, w, window.stride, window.padding, window.dilation, window.out_hw)
+    out = kernels.depthwise_conv2d.reference(x, w, None, window.stride, window.padding, window.dilation, window.out_hw)
     for f in range(c * multiplier):
         channel = x[:, f // multiplier:f // multiplier + 1]
         expected, _ = conv2d_forward(channel, w[f:f + 1], None, algorithm="im2col", **options)

@@ -184,6 +184,75 @@ def test_a_second_backward_through_a_freed_graph_is_an_error():
     np.testing.assert_array_equal(x.grad, 2 * x.numpy())  # the refused call added nothing
 
 
+class Handing(Function):
+    """y = 2x, whose backward returns ``Handing.grad`` (an array that someone else also holds),
+    or a new view of it when ``Handing.as_view``, instead of a fresh array."""
+
+    grad, as_view = None, False
+
+    @staticmethod
+    def forward(ctx, x):
+        return 2 * x
+
+    @staticmethod
+    def backward(ctx, dy):
+        if Handing.grad is None:
+            return 2 * dy
+        return Handing.grad[::-1] if Handing.as_view else Handing.grad
+
+
+def address(tensor):
+    return tensor.numpy().ctypes.data
+
+
+def test_a_leaf_keeps_a_fresh_gradient_without_copying_it():
+    """The array a backward made for a leaf, and nothing else holds, becomes its .grad as it is
+    (PyTorch's AccumulateGrad does the same): a copy would be one more pass over it, which for
+    a convolution's input costs as much as a small layer. The hook sees the array on its way,
+    and keeps only its address."""
+    x = md.Tensor(np.ones((2, 3, 6, 6), np.float32), requires_grad=True)
+    w = md.Tensor(np.ones((4, 3, 3, 3), np.float32), requires_grad=True)
+    made = []
+    x.register_hook(lambda g: made.append(address(g)))
+    out = md.functional.conv2d(x, w, padding=1)
+    out.backward(np.ones(out.shape, np.float32))
+    assert address(x.grad) == made[0]
+
+
+@pytest.mark.parametrize("how", ["same array to both inputs", "array held elsewhere", "gradient= of a leaf",
+                                 "a view"])
+def test_a_leaf_gradient_never_shares_memory_with_another_holder(how):
+    """A leaf's .grad is changed in place by optimisers: it must be its own array whenever the
+    array backward produced is also reachable elsewhere."""
+    a, b = md.tensor([1.0, 2.0], requires_grad=True), md.tensor([3.0, 4.0], requires_grad=True)
+    held = np.array([5.0, 6.0], np.float32)
+    if how == "same array to both inputs":          # Add's backward returns dout for both
+        (a + b).backward(np.ones(2, np.float32))
+        others = [b.grad.numpy()]
+    elif how == "array held elsewhere":
+        Handing.grad = held
+        try:
+            Handing.apply(a).sum().backward()
+        finally:
+            Handing.grad = None
+        others = [held]
+    elif how == "gradient= of a leaf":
+        a.backward(held)
+        others = [held]
+    else:                                           # a view made for the leaf alone, of an array held elsewhere
+        Handing.grad, Handing.as_view = held, True
+        try:
+            Handing.apply(a).sum().backward()
+        finally:
+            Handing.grad, Handing.as_view = None, False
+        others = [held]
+    assert not any(np.shares_memory(a.grad.numpy(), other) for other in others)
+    before = [other.copy() for other in others]
+    a.grad.numpy()[:] = -1                           # what an in-place optimiser step does
+    for other, value in zip(others, before):
+        np.testing.assert_array_equal(other, value)
+
+
 def test_tensor_used_twice_gets_both_contributions():
     x = md.tensor([3.0], requires_grad=True)
     (x * x + x).sum().backward()  # d(x^2 + x)/dx = 2x + 1

@@ -57,6 +57,7 @@ relu = dispatch(_elementwise.relu_reference, _elementwise.relu_fast)
 relu_grad = dispatch(_elementwise.relu_grad_reference, _elementwise.relu_grad_fast)
 
 channel_moments = dispatch(_channels.channel_moments_reference, _channels.channel_moments_fast)
+channel_sum = dispatch(_channels.channel_sum_reference, _channels.channel_sum_fast)
 channel_sums = dispatch(_channels.channel_sums_reference, _channels.channel_sums_fast)
 channel_affine = dispatch(_channels.channel_affine_reference, _channels.channel_affine_fast)
 channel_affine_pair = dispatch(_channels.channel_affine_pair_reference, _channels.channel_affine_pair_fast)
@@ -71,4 +72,4 @@ __all__ = ["col2im", "im2col", "pad2d", "sliding_windows", "check_non_negative",
            "is_int", "output_size", "pair", "direct_conv2d", "direct_conv2d_weight_grad", "vector_bytes", "blas_vector_bytes", "depthwise_conv2d", "depthwise_conv2d_input_grad",
            "depthwise_conv2d_weight_grad", "winograd_tiles", "winograd_weight", "winograd_weight_grad",
            "winograd_input", "winograd_output", "winograd_output_grad", "winograd_input_grad",
-           "relu", "relu_grad", "channel_moments", "channel_sums", "channel_affine", "channel_affine_pair", "batch_norm_input_grad", "matmul", "for_each_chunk", "dispatch", "get_backend", "set_backend", "use_backend"]
+           "relu", "relu_grad", "channel_moments", "channel_sum", "channel_sums", "channel_affine", "channel_affine_pair", "batch_norm_input_grad", "matmul", "for_each_chunk", "dispatch", "get_backend", "set_backend", "use_backend"]

@@ -10,10 +10,12 @@ Every function takes arrays of shape (N, C) or (N, C, L) or (N, C, H, W); "chann
 every entry with index c on axis 1, and the per-channel vectors have shape (C,).
 
 - ``channel_moments(x)`` -> (mean, var): each channel's mean and biased variance.
+- ``channel_sum(x)`` -> each channel's sum (a convolution's bias gradient, db = sum of dout).
 - ``channel_sums(a, b)`` -> (sum a, sum a*b): two per-channel sums (batch norm's dbeta, dgamma).
-- ``channel_affine(x, center, scale, shift)``: out = (x - center[c]) * scale[c] + shift[c], in
-  x's dtype. The centre is subtracted first: x and the mean may be close, and x/std - mean/std
-  would lose the digits that (x - mean)/std keeps.
+- ``channel_affine(x, center, scale, shift, out=None)``: out = (x - center[c]) * scale[c] +
+  shift[c], in x's dtype; ``out`` may be x itself (a layer adding its bias in place). The
+  centre is subtracted first: x and the mean may be close, and x/std - mean/std would lose
+  the digits that (x - mean)/std keeps.
 - ``channel_affine_pair(x, center, scale, shift, scale2)``: the affine map above and
   (x - center[c]) * scale2[c] in one pass over x (batch norm's output and, for backward, its
   normalised input xhat): one read of x and one hand-over to the threads instead of two.
@@ -48,15 +50,24 @@ def channel_moments_reference(x):
     return x.mean(axis=axes), x.var(axis=axes)
 
 
+def channel_sum_reference(x):
+    """sum(x) over each channel."""
+    return x.sum(axis=_reduced_axes(x))
+
+
 def channel_sums_reference(a, b):
     """sum(a) and sum(a * b) over each channel."""
     axes = _reduced_axes(a)
     return a.sum(axis=axes), (a * b).sum(axis=axes)
 
 
-def channel_affine_reference(x, center, scale, shift):
-    """(x - center[c]) * scale[c] + shift[c], broadcast along axis 1."""
-    return (x - _per_channel(center, x)) * _per_channel(scale, x) + _per_channel(shift, x)
+def channel_affine_reference(x, center, scale, shift, out=None):
+    """(x - center[c]) * scale[c] + shift[c], broadcast along axis 1 (into ``out`` if given)."""
+    result = (x - _per_channel(center, x)) * _per_channel(scale, x) + _per_channel(shift, x)
+    if out is None:
+        return result
+    out[...] = result
+    return out
 
 
 def channel_affine_pair_reference(x, center, scale, shift, scale2):
@@ -102,6 +113,17 @@ def _moments(x, mean, var, start, stop):
                 squares += d * d
         mean[c] = m
         var[c] = squares / count
+
+
+@njit(cache=True, nogil=True, fastmath=REDUCTION_MATH)
+def _sum(x, sums, start, stop):
+    n, _, length = x.shape
+    for c in range(start, stop):
+        total = 0.0
+        for i in range(n):
+            for k in range(length):
+                total += x[i, c, k]
+        sums[c] = total
 
 
 @njit(cache=True, nogil=True, fastmath=REDUCTION_MATH)
@@ -160,6 +182,13 @@ def channel_moments_fast(x):
     return mean.astype(x.dtype), var.astype(x.dtype)
 
 
+def channel_sum_fast(x):
+    """Compiled twin of ``channel_sum_reference``."""
+    sums = np.empty(x.shape[1])
+    launch(__file__, _sum, x.shape[1], x.size, _rows(x), sums)
+    return sums.astype(x.dtype)
+
+
 def channel_sums_fast(a, b):
     """Compiled twin of ``channel_sums_reference``."""
     sum_a, sum_ab = np.empty(a.shape[1]), np.empty(a.shape[1])
@@ -167,10 +196,10 @@ def channel_sums_fast(a, b):
     return sum_a.astype(a.dtype), sum_ab.astype(a.dtype)
 
 
-def channel_affine_fast(x, center, scale, shift):
+def channel_affine_fast(x, center, scale, shift, out=None):
     """Compiled twin of ``channel_affine_reference``."""
-    out = result_array(None, x.shape, x.dtype, "channel_affine")
-    vectors = [_vector(v, x.dtype) for v in (center, scale, shift)]
+    out = result_array(out, x.shape, x.dtype, "channel_affine")
+    vectors = [_vector(v, x.dtype, x.shape[1]) for v in (center, scale, shift)]
     launch(__file__, _affine, x.shape[0] * x.shape[1], x.size, _rows(x), *vectors, _rows(out))
     return out
 
@@ -179,7 +208,7 @@ def channel_affine_pair_fast(x, center, scale, shift, scale2):
     """Compiled twin of ``channel_affine_pair_reference``."""
     out = result_array(None, x.shape, x.dtype, "channel_affine_pair")
     out2 = result_array(None, x.shape, x.dtype, "channel_affine_pair")
-    vectors = [_vector(v, x.dtype) for v in (center, scale, shift, scale2)]
+    vectors = [_vector(v, x.dtype, x.shape[1]) for v in (center, scale, shift, scale2)]
     launch(__file__, _affine_pair, x.shape[0] * x.shape[1], 2 * x.size, _rows(x), *vectors, _rows(out), _rows(out2))
     return out, out2
 
@@ -188,12 +217,18 @@ def batch_norm_input_grad_fast(dout, xhat, dbeta, dgamma, scale):
     """Compiled twin of ``batch_norm_input_grad_reference``."""
     out = result_array(None, dout.shape, dout.dtype, "batch_norm_input_grad")
     count = dout.size // dout.shape[1]
-    vectors = [_vector(v, dout.dtype) for v in (dbeta, dgamma, np.asarray(scale) / count)]
+    vectors = [_vector(v, dout.dtype, dout.shape[1]) for v in (dbeta, dgamma, np.asarray(scale) / count)]
     launch(__file__, _input_grad, dout.shape[0] * dout.shape[1], dout.size, _rows(dout),
            _rows(xhat.astype(dout.dtype, copy=False)), *vectors, _rows(out))
     return out
 
 
-def _vector(values, dtype):
-    """A per-channel vector as a 1-D array of the data's dtype (the compiled loops need one dtype)."""
-    return np.asarray(values, dtype=dtype).reshape(-1)
+def _vector(values, dtype, channels):
+    """A per-channel vector (or one number for every channel, as broadcasting reads it) as a
+    contiguous (C,) array of the data's dtype: the compiled loops need one dtype, and would read
+    past the end of a shorter vector."""
+    values = np.asarray(values, dtype=dtype)
+    if values.size not in (1, channels):
+        raise ValueError(f"channels: expected a vector of {channels} values (one per channel) or a single "
+                         f"number, got shape {values.shape}")
+    return np.ascontiguousarray(np.broadcast_to(values.reshape(-1), (channels,)))

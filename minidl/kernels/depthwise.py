@@ -32,12 +32,13 @@ from minidl.kernels.threads import launch
 # ---------------------------------------------------------------------------- NumPy reference
 
 
-def depthwise_conv2d_reference(x, weight, stride, padding, dilation, out_hw, out=None):
-    """Depthwise convolution, no bias.
+def depthwise_conv2d_reference(x, weight, bias, stride, padding, dilation, out_hw, out=None):
+    """Depthwise convolution.
 
     Args:
         x: (N, C, H, W) input.
         weight: (F, 1, KH, KW) filters, F = M*C; filter f reads channel f // M.
+        bias: (F,) or None.
         stride, padding, dilation: pairs; out_hw: (H', W') from ``shapes.output_size``.
         out: optional (N, F, H', W') array to write the result into.
     Returns:
@@ -48,6 +49,8 @@ def depthwise_conv2d_reference(x, weight, stride, padding, dilation, out_hw, out
     windows = sliding_windows(pad2d(x, padding), (kh, kw), stride, dilation, out_hw)  # (N, C, KH, KW, H', W')
     by_channel = weight.reshape(c, f // c, kh, kw)                                   # (C, M, KH, KW)
     result = np.einsum("cmij,ncijyx->ncmyx", by_channel, windows).reshape(n, f, *out_hw)
+    if bias is not None:
+        result += bias.reshape(1, f, 1, 1)
     if out is None:
         return result
     out[...] = result
@@ -153,7 +156,7 @@ def _tap_offset(i, j, dh, dw, wp):
 
 
 @njit(cache=True, nogil=True)
-def _depthwise_forward(x, weight, sh, sw, ph, pw, dh, dw, out, start, stop):
+def _depthwise_forward(x, weight, bias, sh, sw, ph, pw, dh, dw, out, start, stop):
     n, c, h, w = x.shape
     f, _, kh, kw = weight.shape
     multiplier = f // c
@@ -164,7 +167,7 @@ def _depthwise_forward(x, weight, sh, sw, ph, pw, dh, dw, out, start, stop):
     for plane in range(start, stop):
         b, fo = plane // f, plane % f
         _spread(x[b, fo // multiplier], ph, pw, x_wide, wp)
-        out_wide[:] = 0
+        out_wide[:] = bias[fo]                          # the sums start at the bias: no pass to add it
         for i in range(kh):
             for j in range(kw):
                 offset = _tap_offset(i, j, dh, dw, wp)
@@ -228,12 +231,13 @@ def _depthwise_weight_grad(dout, x, sh, sw, ph, pw, dh, dw, grad, start, stop):
                 grad[fo, 0, i, j] = sums[i * kw + j].sum()
 
 
-def depthwise_conv2d_fast(x, weight, stride, padding, dilation, out_hw, out=None):
+def depthwise_conv2d_fast(x, weight, bias, stride, padding, dilation, out_hw, out=None):
     """Compiled twin of ``depthwise_conv2d_reference`` (same arguments and result)."""
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
     result = result_array(out, (x.shape[0], weight.shape[0], *out_hw), x.dtype, "depthwise_conv2d")
+    bias = np.zeros(weight.shape[0], x.dtype) if bias is None else np.ascontiguousarray(bias, dtype=x.dtype)
     launch(__file__, _depthwise_forward, result.shape[0] * result.shape[1], result.size, np.ascontiguousarray(x),
-           np.ascontiguousarray(weight), sh, sw, ph, pw, dh, dw, result)
+           np.ascontiguousarray(weight), bias, sh, sw, ph, pw, dh, dw, result)
     return result
 
 

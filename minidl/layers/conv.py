@@ -247,8 +247,9 @@ def conv2d_forward(x, weight, bias, stride=(1, 1), padding=(0, 0), dilation=(1, 
         # The tiles start their sums at the bias: no pass over the output to add it.
         return kernels.direct_conv2d(x, weight, bias, stride, padding, dilation, out_hw, groups, out=out), cache
     if algorithm == "depthwise":
-        kernels.depthwise_conv2d(x, weight, stride, padding, dilation, out_hw, out=out)
-    elif algorithm == "winograd":
+        # Each plane's sums start at its bias, as in the direct tiles.
+        return kernels.depthwise_conv2d(x, weight, bias, stride, padding, dilation, out_hw, out=out), cache
+    if algorithm == "winograd":
         _winograd_forward(x, weight, padding, dilation, groups, out)
     else:
         # out = W @ cols for each image, per group: (G, F/G, C/G*KH*KW) @ (G, C/G*KH*KW, L).
@@ -263,7 +264,7 @@ def conv2d_forward(x, weight, bias, stride=(1, 1), padding=(0, 0), dilation=(1, 
 
         kernels.for_each_chunk(forward_chunk, len(chunks))
     if bias is not None:
-        out += bias.reshape(1, f, 1, 1)
+        kernels.channel_affine(out, 0, 1, bias, out=out)       # out += bias[f], on all threads
     return out, cache
 
 
@@ -309,7 +310,7 @@ def conv2d_backward(dout, cache, input_grad=True):
     dout = np.ascontiguousarray(dout)
 
     # Each output adds b[f] once: db = sum of dout over N, H', W'.
-    db = dout.sum(axis=(0, 2, 3)) if has_bias else None
+    db = kernels.channel_sum(dout) if has_bias else None
 
     if x.shape[0] == 0:  # an empty batch: the weight gradient is a sum over no images
         dx = np.empty(x.shape, dtype=dout.dtype) if input_grad else None
@@ -554,7 +555,7 @@ def conv_transpose2d_backward(dout, cache):
     x_by_group = x.reshape(n, groups, c_in // groups, h * w)               # (N, G, C_in/G, L)
     w_by_group = weight.reshape(groups, c_in // groups, -1)                # (G, C_in/G, C_out/G*KH*KW)
 
-    db = dout.sum(axis=(0, 2, 3)) if has_bias else None
+    db = kernels.channel_sum(dout) if has_bias else None
     if n == 0:  # an empty batch: the weight gradient is a sum over no images
         return np.empty(x.shape, dtype=dout.dtype), np.zeros(weight.shape, dtype=dout.dtype), db
 
