@@ -27,6 +27,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from minidl import kernels
 from minidl.grad_mode import is_grad_enabled
 from minidl.random import get_generator
 
@@ -930,7 +931,8 @@ def _pass_back(ctx, g, grads):
                 f"{parent_grad.shape} for an input of shape {tuple(parent.shape)}"
             )
         key = id(parent)
-        grads[key] = parent_grad if key not in grads else grads[key] + parent_grad
+        # A tensor read by several operations (a residual block's input) adds their gradients.
+        grads[key] = parent_grad if key not in grads else kernels.add(grads[key], parent_grad)
 
 
 def _unshared(grad):

@@ -1,4 +1,4 @@
-"""The compiled ReLU and ReLU-gradient kernels equal their NumPy twins.
+"""The compiled ReLU, ReLU-gradient and add kernels equal their NumPy twins.
 
 Shapes of every rank from 0 to 4 are drawn by hypothesis, with zeros, negative zeros and
 values of both signs; NaN and infinities are checked on their own.
@@ -34,6 +34,21 @@ def test_relu_and_its_gradient_equal_the_twins(data, dtype, shape):
     np.testing.assert_array_equal(dx, elementwise.relu_grad_reference(dout, out))
 
 
+@given(data=st.data(), dtype=dtypes, shape=shapes)
+def test_add_equals_its_twin_bit_for_bit(data, dtype, shape):
+    a, b = data.draw(values(dtype, shape)), data.draw(values(dtype, shape))
+    out = elementwise.add_fast(a, b)
+    assert out.dtype == dtype and out.shape == a.shape
+    np.testing.assert_array_equal(out, elementwise.add_reference(a, b))
+
+
+@pytest.mark.parametrize("b", [np.ones(3), np.ones((2, 1)), np.ones((2, 3), np.float32)],
+                         ids=["broadcast row", "broadcast column", "other dtype"])
+def test_add_refuses_to_broadcast_or_mix_dtypes(b):
+    with pytest.raises(ValueError, match="add: the arrays must have one shape and dtype"):
+        elementwise.add_fast(np.ones((2, 3)), b)
+
+
 def test_relu_is_the_positive_part():
     x = np.array([-3.0, -0.5, 0.0, 0.5, 3.0])
     np.testing.assert_array_equal(elementwise.relu_fast(x), [0, 0, 0, 0.5, 3.0])
@@ -55,6 +70,7 @@ def test_non_contiguous_input_gives_the_same_result():
     x = np.random.default_rng(0).standard_normal((6, 8)).T              # a transposed view
     np.testing.assert_array_equal(elementwise.relu_fast(x), np.maximum(x, 0))
     np.testing.assert_array_equal(elementwise.relu_grad_fast(x, x), x * (x > 0))
+    np.testing.assert_array_equal(elementwise.add_fast(x, x[::-1]), x + x[::-1])
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -74,8 +90,10 @@ def test_large_arrays_split_over_threads_equal_the_twins(threads, monkeypatch):
     try:
         out = elementwise.relu_fast(x)
         dx = elementwise.relu_grad_fast(dout, out)
+        total = elementwise.add_fast(x, dout)
     finally:
         md.set_num_threads(previous)
+    np.testing.assert_array_equal(total, x + dout)
     np.testing.assert_array_equal(out, elementwise.relu_reference(x))
     np.testing.assert_array_equal(dx, elementwise.relu_grad_reference(dout, out))
 

@@ -6,7 +6,7 @@
 - ``depthwise``: depthwise convolution (groups = channels) computed directly, and its gradients
 - ``direct``: convolution summed straight from the input, in tiles of outputs held in vector
   registers (``register_tile``); ``cpu``: the vector widths of those tiles and of the BLAS library
-- ``elementwise``: ReLU and its gradient
+- ``elementwise``: ReLU, its gradient, and the sum of two arrays
 - ``channels``: per-channel statistics and affine maps (batch normalisation's passes)
 - ``winograd``: the tile transforms of Winograd's F(2x2, 3x3) for stride-1 3x3 convolutions
 - ``backend``: which twin runs, the NumPy reference or the compiled Numba version
@@ -55,6 +55,7 @@ depthwise_conv2d_weight_grad = dispatch(_depthwise.depthwise_conv2d_weight_grad_
 
 relu = dispatch(_elementwise.relu_reference, _elementwise.relu_fast)
 relu_grad = dispatch(_elementwise.relu_grad_reference, _elementwise.relu_grad_fast)
+add = dispatch(_elementwise.add_reference, _elementwise.add_fast)
 
 channel_moments = dispatch(_channels.channel_moments_reference, _channels.channel_moments_fast)
 channel_sum = dispatch(_channels.channel_sum_reference, _channels.channel_sum_fast)
@@ -72,4 +73,4 @@ __all__ = ["col2im", "im2col", "pad2d", "sliding_windows", "check_non_negative",
            "is_int", "output_size", "pair", "direct_conv2d", "direct_conv2d_weight_grad", "vector_bytes", "blas_vector_bytes", "depthwise_conv2d", "depthwise_conv2d_input_grad",
            "depthwise_conv2d_weight_grad", "winograd_tiles", "winograd_weight", "winograd_weight_grad",
            "winograd_input", "winograd_output", "winograd_output_grad", "winograd_input_grad",
-           "relu", "relu_grad", "channel_moments", "channel_sum", "channel_sums", "channel_affine", "channel_affine_pair", "batch_norm_input_grad", "matmul", "for_each_chunk", "dispatch", "get_backend", "set_backend", "use_backend"]
+           "relu", "relu_grad", "add", "channel_moments", "channel_sum", "channel_sums", "channel_affine", "channel_affine_pair", "batch_norm_input_grad", "matmul", "for_each_chunk", "dispatch", "get_backend", "set_backend", "use_backend"]

@@ -52,6 +52,8 @@ class Add(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = a.shape, b.shape
+        if a.shape == b.shape and a.dtype == b.dtype:
+            return kernels.add(a, b)        # a residual connection's sum, on all threads
         return a + b
 
     @staticmethod
