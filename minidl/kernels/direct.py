@@ -60,11 +60,16 @@ from minidl.kernels.threads import for_each_chunk, get_num_threads, launch
 # The tile shapes a layer chooses from: (filters R, pixel vectors S) for the pixel layout,
 # (pixels R, filter vectors S) for the filter layout. R*S accumulators plus the S vectors and
 # one broadcast value of a step must fit the vector registers (32 with AVX-512, 16 with AVX2).
-# Within a layout, the order is the one measured fastest where shapes waste alike (AVX-512:
-# 4 x 4 and 8 x 2 within 5% of each other on ResNet's and the benchmark's layers, 6 x 4 for
-# the 6 filters of LeNet's first layer).
+# Within a layout, the order is the one measured fastest where shapes waste alike (AVX-512
+# pixel tiles: 4 x 4 and 8 x 2 within 5% of each other on ResNet's and the benchmark's layers,
+# 6 x 4 for the 6 filters of LeNet's first layer). AVX-512 filter tiles, on a Zen 4 at one
+# thread: 16 x 1 (one vector of filters, 16 pixels) and 4 x 4 ran 20-30% faster than 8 x 2,
+# in the forward pass of 64 filters on 8x8 maps (3.4 against 4.3 ms) and in every weight
+# gradient (ResNet-20's 32x16x16 layer 3.3 against 4.7 ms, shape d of the benchmarks 49
+# against 64 ms); at two threads they were level. 16 x 1 comes first as it wastes no lanes
+# for 16 or 32 filters, where 4 x 4 does.
 PIXEL_TILES = {64: ((4, 4), (8, 2), (6, 4)), 32: ((4, 3), (6, 2), (4, 2))}[VECTOR_BYTES]
-FILTER_TILES = {64: ((8, 2), (4, 4), (16, 1)), 32: ((6, 2), (4, 3), (12, 1))}[VECTOR_BYTES]
+FILTER_TILES = {64: ((16, 1), (4, 4), (8, 2)), 32: ((6, 2), (4, 3), (12, 1))}[VECTOR_BYTES]
 # The filter layout must save more than this share of the lanes to be chosen: it costs
 # about a third more per lane (a load per input value, the transposed scratch). Measured on
 # AVX-512: it is 1.5x faster for 64 filters on 8x8 and 7x7 maps (half the pixel layout's
