@@ -229,8 +229,9 @@ def library_kernels():
     capability."""
     from threadpoolctl import threadpool_info
 
-    parts = [f"OpenBLAS {lib.get('architecture', '?')} kernels" for lib in threadpool_info()
-             if lib.get("internal_api") == "openblas"]
+    # dict.fromkeys: each kind once, where several copies of OpenBLAS are loaded (NumPy's, SciPy's)
+    parts = list(dict.fromkeys(f"OpenBLAS {lib.get('architecture', '?')} kernels" for lib in threadpool_info()
+                               if lib.get("internal_api") == "openblas"))
     torch = load_torch()
     if torch:
         parts.append(f"PyTorch {torch.backends.cpu.get_cpu_capability()}")
