@@ -38,7 +38,9 @@ TAP_WORK = 10
 def _u(index):
     """An index the compiler knows is not negative. Numba checks every signed index for Python's
     wraparound (a[-1] is the last element), and those checks keep the compiler from vectorising
-    a loop; an unsigned index has none. Average pooling ran 2.1x faster with them (measured)."""
+    a loop; an unsigned index has none. Average pooling ran 2.1x faster with them (measured).
+    The other kernels' way, offsets passed through max(0, ...) (``im2col_numba``), left the
+    forward pass at 1.6x: its windows' column offsets are computed per output."""
     return np.uintp(index)
 
 
