@@ -910,7 +910,10 @@ def _shape_args(args):
 
 def _pass_back(ctx, g, grads):
     """Apply the chain rule through one Function: add ``ctx.function.backward(ctx, g)``, the
-    gradients of its inputs, to ``grads`` (a dict from id(tensor) to its gradient so far)."""
+    gradients of its inputs, to ``grads`` (a dict from id(tensor) to its gradient so far).
+
+    A function of its own so that its local names, which hold the gradients it hands on, are
+    gone when ``_unshared`` counts the references to one of them."""
     input_grads = ctx.function.backward(ctx, g)
     if not isinstance(input_grads, tuple):
         input_grads = (input_grads,)
