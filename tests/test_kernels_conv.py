@@ -311,6 +311,18 @@ def test_tiles_are_chosen_by_the_lanes_they_waste(filters, out_hw, expected):
     assert (layout, (direct.PIXEL_TILES if layout == "pixels" else direct.FILTER_TILES)[shape]) == expected
 
 
+@pytest.mark.parametrize("filters, out_hw, expected", [
+    (6, (28, 28), ("pixels", (6, 2))),       # 4 x 3 would compute 8 filters for 6
+    (32, (32, 32), ("pixels", (4, 3))),      # wastes 1% of its lanes where 4 x 2 wastes none
+    (96, (55, 55), ("pixels", (4, 3))),
+])
+def test_avx2_tiles_prefer_more_accumulators_when_they_waste_little(filters, out_hw, expected):
+    if direct.VECTOR_BYTES != 32:
+        pytest.skip("the tile shapes listed are those of AVX2")
+    layout, shape = direct.choose_tiles(filters, out_hw, 8)
+    assert (layout, (direct.PIXEL_TILES if layout == "pixels" else direct.FILTER_TILES)[shape]) == expected
+
+
 # ---------------------------------------------------------------------------- Winograd
 
 
