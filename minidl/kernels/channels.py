@@ -96,47 +96,53 @@ def _rows(x):
 REDUCTION_MATH = {"reassoc", "contract"}
 
 
+# The sums run plane by plane, (image, channel) after (image, channel), in the order the planes
+# lie in memory, and each plane's sum is kept (in float64); a channel's sum then adds its planes
+# image after image. Summed one channel at a time instead, each thread's channels were spread
+# over the whole array, and two threads were slower than one: on a 2-core Zen 4 (AVX2), batch
+# norm's backward of a 64x16x32x32 gradient took 674 us on one thread and 835 on two; by planes
+# it takes 643 and 576, and the batch norm backward passes of a ResNet-20 step at two threads
+# went from 15.5 to 11.4 ms. The order of the sums is fixed by the shape alone, so every thread
+# count gives the same bits.
 @njit(cache=True, nogil=True, fastmath=REDUCTION_MATH)
-def _moments(x, mean, var, start, stop):
-    n, _, length = x.shape
-    count = n * length
-    for c in range(start, stop):
+def _plane_moments(x, sums, squares, start, stop):
+    """For planes p in [start, stop) of x (P, L): sums[p] = sum of the plane, squares[p] = sum
+    of its squared deviations from the plane's own mean (a second pass over the plane, which
+    is still in the core's first-level cache)."""
+    length = x.shape[1]
+    for p in range(start, stop):
         total = 0.0
-        for i in range(n):
-            for k in range(length):
-                total += x[i, c, k]
-        m = total / count
-        squares = 0.0
-        for i in range(n):
-            for k in range(length):
-                d = x[i, c, k] - m
-                squares += d * d
-        mean[c] = m
-        var[c] = squares / count
+        for k in range(length):
+            total += x[p, k]
+        m = total / length
+        deviations = 0.0
+        for k in range(length):
+            d = x[p, k] - m
+            deviations += d * d
+        sums[p] = total
+        squares[p] = deviations
 
 
 @njit(cache=True, nogil=True, fastmath=REDUCTION_MATH)
-def _sum(x, sums, start, stop):
-    n, _, length = x.shape
-    for c in range(start, stop):
+def _plane_sum(x, sums, start, stop):
+    length = x.shape[1]
+    for p in range(start, stop):
         total = 0.0
-        for i in range(n):
-            for k in range(length):
-                total += x[i, c, k]
-        sums[c] = total
+        for k in range(length):
+            total += x[p, k]
+        sums[p] = total
 
 
 @njit(cache=True, nogil=True, fastmath=REDUCTION_MATH)
-def _sums(a, b, sum_a, sum_ab, start, stop):
-    n, _, length = a.shape
-    for c in range(start, stop):
+def _plane_sums(a, b, sum_a, sum_ab, start, stop):
+    length = a.shape[1]
+    for p in range(start, stop):
         total, dot = 0.0, 0.0
-        for i in range(n):
-            for k in range(length):
-                total += a[i, c, k]
-                dot += a[i, c, k] * b[i, c, k]
-        sum_a[c] = total
-        sum_ab[c] = dot
+        for k in range(length):
+            total += a[p, k]
+            dot += a[p, k] * b[p, k]
+        sum_a[p] = total
+        sum_ab[p] = dot
 
 
 @njit(cache=True, nogil=True)
@@ -172,28 +178,52 @@ def _input_grad(dout, xhat, dbeta, dgamma, gain, out, start, stop):
             out[i, c, j] = k * (count * dout[i, c, j] - b - xhat[i, c, j] * g)
 
 
+def _planes(x):
+    """x as a C-contiguous (N*C, L) array of its planes, and N."""
+    rows = _rows(x)
+    return rows.reshape(rows.shape[0] * rows.shape[1], rows.shape[2]), x.shape[0]
+
+
+def _per_plane(kernel, x, *others, results=1):
+    """Run ``kernel`` over the planes of x (and of the arrays ``others`` of its shape); returns
+    its ``results`` per-plane float64 sums, each as an (N, C) array."""
+    planes, n = _planes(x)
+    sums = [np.empty(planes.shape[0]) for _ in range(results)]
+    launch(__file__, kernel, planes.shape[0], x.size, planes,
+           *(_planes(other.astype(x.dtype, copy=False))[0] for other in others), *sums)
+    return [total.reshape(n, x.shape[1]) for total in sums]
+
+
 def channel_moments_fast(x):
-    """Compiled twin of ``channel_moments_reference``."""
+    """Compiled twin of ``channel_moments_reference``.
+
+    Each channel's mean and variance from its planes' sums s_i and squared deviations q_i
+    (L values each, N planes; Chan, Golub and LeVeque's pairwise update):
+
+        mean = sum_i s_i / (N*L),   var = (sum_i q_i + L * sum_i (s_i / L - mean)**2) / (N*L)
+
+    which keeps the digits of a two-pass variance: no large sum of squares is subtracted.
+    """
     if x.size == 0:  # the mean of no values is NaN, as NumPy's (and the loops would divide by 0)
         return np.full(x.shape[1], np.nan, dtype=x.dtype), np.full(x.shape[1], np.nan, dtype=x.dtype)
-    rows = _rows(x)
-    mean, var = np.empty(x.shape[1]), np.empty(x.shape[1])
-    launch(__file__, _moments, x.shape[1], x.size, rows, mean, var)
+    sums, squares = _per_plane(_plane_moments, x, results=2)
+    length = x.size // (x.shape[0] * x.shape[1])
+    count = x.shape[0] * length
+    mean = sums.sum(axis=0) / count
+    var = (squares.sum(axis=0) + length * ((sums / length - mean) ** 2).sum(axis=0)) / count
     return mean.astype(x.dtype), var.astype(x.dtype)
 
 
 def channel_sum_fast(x):
     """Compiled twin of ``channel_sum_reference``."""
-    sums = np.empty(x.shape[1])
-    launch(__file__, _sum, x.shape[1], x.size, _rows(x), sums)
-    return sums.astype(x.dtype)
+    (sums,) = _per_plane(_plane_sum, x)
+    return sums.sum(axis=0).astype(x.dtype)
 
 
 def channel_sums_fast(a, b):
     """Compiled twin of ``channel_sums_reference``."""
-    sum_a, sum_ab = np.empty(a.shape[1]), np.empty(a.shape[1])
-    launch(__file__, _sums, a.shape[1], a.size, _rows(a), _rows(b.astype(a.dtype, copy=False)), sum_a, sum_ab)
-    return sum_a.astype(a.dtype), sum_ab.astype(a.dtype)
+    sum_a, sum_ab = _per_plane(_plane_sums, a, b, results=2)
+    return sum_a.sum(axis=0).astype(a.dtype), sum_ab.sum(axis=0).astype(a.dtype)
 
 
 def channel_affine_fast(x, center, scale, shift, out=None):
