@@ -581,7 +581,8 @@ AVX512, AVX2 = 64, 32
     ((2, 64, 9, 9), (64, 64, 3, 3), (1, 1), 1, AVX512, AVX2, "direct"),     # AVX-512 tiles beat Winograd
     ((2, 64, 9, 9), (64, 64, 3, 3), (1, 1), 1, AVX512, AVX512, "direct"),
     ((2, 64, 9, 9), (64, 64, 3, 3), (1, 1), 1, AVX2, AVX2, "winograd"),
-    ((2, 64, 9, 9), (64, 32, 3, 3), (1, 1), 2, AVX2, AVX2, "winograd"),
+    ((2, 128, 9, 9), (128, 64, 3, 3), (1, 1), 2, AVX2, AVX2, "winograd"),  # 64 channels a group
+    ((2, 64, 9, 9), (64, 32, 3, 3), (1, 1), 2, AVX2, AVX2, "direct"),       # 32 a group: too few
     ((2, 16, 9, 9), (16, 16, 3, 3), (1, 1), 1, AVX2, AVX2, "direct"),       # too few channels for Winograd
     ((2, 64, 9, 9), (64, 64, 3, 3), (2, 2), 1, AVX2, AVX2, "direct"),       # stride 2
     ((2, 16, 9, 9), (16, 16, 5, 5), (1, 1), 1, AVX2, AVX2, "direct"),       # 5x5 kernel

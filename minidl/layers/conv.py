@@ -48,7 +48,9 @@ and OpenBLAS at AVX2). On all three "direct" beat im2col on every layer but the 
 (2-5x on LeNet's, AlexNet's and the small-channel layers, 1.2-2.3x on the strided ones); with
 AVX-512 tiles it beat Winograd on every 3x3 layer (1.3-1.9x with the 256-bit OpenBLAS, 0.98-1.6x
 with the AVX-512 one); with AVX2 tiles Winograd won from 32 channels on (1.1-1.4x) and lost
-at 16 (0.75x). A 1x1 layer went 1.2x faster as a BLAS product than as tiles where BLAS was
+at 16 (0.75x). Those AVX2 tiles wrote their sums with masked stores, which AMD's processors
+run slowly; with plain stores (``register_tile``), measured on a real AVX2-only Zen 4, they
+are level with Winograd at 32 channels and behind from 48 (WINOGRAD_MIN_CHANNELS). A 1x1 layer went 1.2x faster as a BLAS product than as tiles where BLAS was
 AVX-512, and 1.5x slower where BLAS was 256-bit on an AVX-512 CPU.
 
 Memory. The columns of a whole batch are big: N*C*KH*KW*H'*W' numbers, nine times the input for
@@ -90,7 +92,11 @@ CHUNKS_PER_WAVE = 8
 # Marks the cache of a strided 1x1 convolution run on its sampled input (``conv2d_forward``).
 SAMPLED = "sampled"
 # Winograd pays off once the matrix products are large enough next to the tile transforms.
-WINOGRAD_MIN_CHANNELS = 32
+# Measured on a 2-core Zen 4 with AVX2 only (fwd+bwd, ResNet-20's shapes, batch 64): at 32
+# channels the direct tiles were level or ahead (16x16 maps: 13.3-14.1 ms against 13.4-16.3 on
+# one thread, 7.8-9.1 against 7.8-10.2 on two), at 48 Winograd won (23.8 against 28.8 ms), at
+# 64 and 128 by 1.3-1.6x.
+WINOGRAD_MIN_CHANNELS = 48
 # Vector bytes of the direct tiles from which they beat Winograd (AVX-512's zmm registers).
 DIRECT_OVER_WINOGRAD_BYTES = 64
 
