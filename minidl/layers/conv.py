@@ -50,7 +50,8 @@ AVX-512 tiles it beat Winograd on every 3x3 layer (1.3-1.9x with the 256-bit Ope
 with the AVX-512 one); with AVX2 tiles Winograd won from 32 channels on (1.1-1.4x) and lost
 at 16 (0.75x). Those AVX2 tiles wrote their sums with masked stores, which AMD's processors
 run slowly; with plain stores (``register_tile``), measured on a real AVX2-only Zen 4, they
-are level with Winograd at 32 channels and behind from 48 (WINOGRAD_MIN_CHANNELS). A 1x1 layer went 1.2x faster as a BLAS product than as tiles where BLAS was
+are level with Winograd at 32 channels and behind from 48 (WINOGRAD_MIN_CHANNELS). A 1x1
+layer went 1.2x faster as a BLAS product than as tiles where BLAS was
 AVX-512, and 1.5x slower where BLAS was 256-bit on an AVX-512 CPU.
 
 Memory. The columns of a whole batch are big: N*C*KH*KW*H'*W' numbers, nine times the input for
