@@ -193,6 +193,22 @@ def test_direct_twins_agree(config):
     assert_close(out, direct.direct_conv2d_reference(x, w, b, *args))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("tiles", [("pixels", k) for k in range(3)] + [("filters", k) for k in range(3)])
+def test_direct_tiles_write_whole_and_partial_vectors(tiles, dtype):
+    """Rows of two whole vectors and a part of one (pixel layout), filters likewise (filter
+    layout): whole vectors are stored plainly, the last part with a mask; both must land
+    exactly where they belong and nothing past them."""
+    lanes = direct.VECTOR_BYTES // np.dtype(dtype).itemsize
+    x = random((2, 3, 5, 2 * lanes + 3), dtype=dtype)
+    w = random((2 * lanes + 1, 3, 3, 3), seed=1, dtype=dtype)
+    b = random(2 * lanes + 1, seed=2, dtype=dtype)
+    args = ((1, 1), (1, 1), (1, 1), (5, 2 * lanes + 3), 1)
+    out = direct.direct_conv2d_fast(x, w, b, *args, tiles=tiles)
+    np.testing.assert_allclose(out, direct.direct_conv2d_reference(x, w, b, *args),
+                               rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5 if dtype == np.float32 else 1e-12)
+
+
 @given(config=direct_configs())
 def test_direct_reference_is_the_im2col_convolution(config):
     window, groups, filters, has_bias, _ = config
