@@ -554,13 +554,17 @@ def test_transposed_conv_threads_do_not_change_the_result(monkeypatch):
         md.set_num_threads(threads)
 
 
-@pytest.mark.parametrize("n, bytes_per_image, sizes", [
-    (64, conv.SCRATCH_BYTES // 37, [32, 32]),          # 37 fit: two chunks of 32, not 37 + 27
-    (10, conv.SCRATCH_BYTES // 3, [2, 3, 2, 3]),        # never more than fit, sizes differ by <= 1
-    (5, 1, [5]),
-    (3, 10 * conv.SCRATCH_BYTES, [1, 1, 1]),            # an image larger than the scratch: one each
+@pytest.mark.parametrize("n, bytes_per_image, min_chunks, sizes", [
+    (64, conv.SCRATCH_BYTES // 37, 1, [32, 32]),       # 37 fit: two chunks of 32, not 37 + 27
+    (10, conv.SCRATCH_BYTES // 3, 1, [2, 3, 2, 3]),     # never more than fit, sizes differ by <= 1
+    (5, 1, 1, [5]),
+    (3, 10 * conv.SCRATCH_BYTES, 1, [1, 1, 1]),         # an image larger than the scratch: one each
+    (64, conv.SCRATCH_BYTES // 37, 8, [8] * 8),         # at least MIN_CHUNKS chunks ...
+    (20, 1, 8, [2, 3, 2, 3, 2, 3, 2, 3]),
+    (5, 1, 8, [1] * 5),                                 # ... where the batch has the images
 ])
-def test_chunks_cover_the_batch_in_near_equal_parts(n, bytes_per_image, sizes):
+def test_chunks_cover_the_batch_in_near_equal_parts(monkeypatch, n, bytes_per_image, min_chunks, sizes):
+    monkeypatch.setattr(conv, "MIN_CHUNKS", min_chunks)
     chunks = conv._chunks(n, bytes_per_image)
     assert [c.stop - c.start for c in chunks] == sizes
     assert chunks[0].start == 0 and chunks[-1].stop == n
