@@ -65,6 +65,8 @@ KERNEL_CALLS = {  # kernel -> its arguments for an empty batch of 4-channel 6x6 
     "im2col": (X, (3, 3), ONE, ONE, ONE, (6, 6)),
     "col2im": (np.zeros((0, 36, 36), np.float32), X.shape, (3, 3), ONE, ONE, ONE, (6, 6)),
     "depthwise_conv2d": (X, WEIGHT, None, ONE, ONE, ONE, (6, 6)),
+    "direct_conv2d": (X, np.ones((5, 4, 3, 3), np.float32), None, ONE, ONE, ONE, (6, 6)),
+    "direct_conv2d_weight_grad": (np.zeros((0, 5, 6, 6), np.float32), X, (5, 4, 3, 3), ONE, ONE, ONE),
     "depthwise_conv2d_input_grad": (DOUT, WEIGHT, X.shape, ONE, ONE, ONE),
     "depthwise_conv2d_weight_grad": (DOUT, X, WEIGHT.shape, ONE, ONE, ONE),
     "winograd_input": (X, ONE, ONE, TILES),

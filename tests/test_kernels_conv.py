@@ -294,6 +294,7 @@ def test_strided_1x1_runs_on_the_sampled_input(algorithm):
     (1, 16, 2, 8),           # one image: its tiles are shared out
     (3, 16, 2, 3),
     (1, 2, 2, 2),            # never more parts than tiles
+    (0, 16, 2, 1),           # an empty batch
 ])
 def test_small_batches_are_cut_into_parts_of_images(images, tiles, threads, parts):
     assert direct.image_parts(images, tiles, threads) == parts

@@ -414,6 +414,8 @@ def direct_conv2d_fast(x, weight, bias, stride, padding, dilation, out_hw, group
     block = p.tile_vectors * width if by_filters else p.tile_rows
     weights, biases = pack_weights(weight.astype(x.dtype, copy=False), bias, groups, block)
     out = result_array(out, (n, f, *out_hw), x.dtype, "direct_conv2d")
+    if n == 0:
+        return out
     parts = 1 if by_filters else image_parts(n, len(p.x_starts) // p.tile_vectors, get_num_threads())
     # The work of a pass over out.size elements, in passes' worth of PARALLEL_MIN_ELEMENTS:
     # each output is K multiply-adds, 16 per vector instruction and two per cycle.
@@ -428,9 +430,9 @@ def image_parts(images, tiles, threads):
     """Into how many parts (runs of pixel tiles) each image's work is cut, so that the threads
     have blocks to share: 1 when the batch has at least 4 images a thread (``launch`` shares
     out blocks of whole images then), else enough for 4 blocks a thread, at most one tile a
-    part. Which thread computes an output never changes its value, so this is free to depend
-    on the number of threads."""
-    if images >= 4 * threads:
+    part (1 for an empty batch). Which thread computes an output never changes its value, so
+    this is free to depend on the number of threads."""
+    if images == 0 or images >= 4 * threads:
         return 1
     return max(1, min(tiles, -(-4 * threads // images)))
 
