@@ -407,15 +407,15 @@ def direct_conv2d_fast(x, weight, bias, stride, padding, dilation, out_hw, group
     """
     n, c, h, w = x.shape
     f = weight.shape[0]
+    out = result_array(out, (n, f, *out_hw), x.dtype, "direct_conv2d")
+    if n == 0:
+        return out                              # nothing to plan or pack (the loops divide by n)
     width = VECTOR_BYTES // x.itemsize
     p = plan(c, (h, w), weight.shape, groups, tuple(stride), tuple(padding), tuple(dilation), tuple(out_hw),
              x.itemsize, tiles)
     by_filters = p.layout == "filters"
     block = p.tile_vectors * width if by_filters else p.tile_rows
     weights, biases = pack_weights(weight.astype(x.dtype, copy=False), bias, groups, block)
-    out = result_array(out, (n, f, *out_hw), x.dtype, "direct_conv2d")
-    if n == 0:
-        return out
     parts = 1 if by_filters else image_parts(n, len(p.x_starts) // p.tile_vectors, get_num_threads())
     # The work of a pass over out.size elements, in passes' worth of PARALLEL_MIN_ELEMENTS:
     # each output is K multiply-adds, 16 per vector instruction and two per cycle.
