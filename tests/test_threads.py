@@ -4,6 +4,8 @@ first-run notice."""
 import importlib.util
 import os
 import sys
+import threading
+import time
 
 import numba
 import numpy as np
@@ -212,9 +214,6 @@ def test_every_chunk_runs_once_and_alone_on_its_thread():
     """for_each_chunk calls each chunk exactly once, on more than one thread; inside a chunk,
     kernels and matrix products get one thread (the others are busy with other chunks),
     outside they get all."""
-    import threading
-    import time
-
     threads.set_num_threads(2)
     calls, inner, workers = [], [], set()
 
@@ -222,7 +221,7 @@ def test_every_chunk_runs_once_and_alone_on_its_thread():
         calls.append(k)
         inner.append(threads._threads_for(1000))
         workers.add(threading.get_ident())
-        time.sleep(0.01)                # long enough for the pool thread to take its share
+        time.sleep(0.01)                # long enough for the helper thread to take its share
 
     threads.for_each_chunk(chunk, 9)
     assert sorted(calls) == list(range(9))
@@ -249,10 +248,15 @@ def test_an_error_in_a_chunk_reaches_the_caller():
 
     with pytest.raises(ValueError, match="chunk 3 failed"):
         threads.for_each_chunk(chunk, 6)
-    # Neither the calling thread nor the pool's thread is left marked as working on a chunk.
-    assert threads._threads_for(1000) == 2
-    pool_thread = threads._pools[(os.getpid(), 2)]
-    assert pool_thread.submit(threads._threads_for, 1000).result() > 1
+    # Neither the calling thread nor the helper thread is left marked as working on a chunk.
+    seen = {}
+
+    def job():
+        seen[threading.get_ident()] = threads._threads_for(1000)
+        time.sleep(0.01)                # long enough for the helper to wake and run it too
+
+    threads._teams[(os.getpid(), 2)].run(job)
+    assert list(seen.values()) == [2, 2]
 
 
 @two_threads
@@ -266,3 +270,55 @@ def test_numpy_twins_run_their_chunks_one_after_another():
     with use_backend("numpy"):
         threads.for_each_chunk(lambda k: inner.append(threads._threads_for(1000)), 4)
     assert inner == [threads.max_threads()] * 4
+
+
+@two_threads
+def test_a_team_runs_the_job_on_every_thread_and_raises_a_helpers_error():
+    team = threads._Team(1)
+    ran = []
+
+    def job():
+        ran.append(threading.current_thread().name)
+        time.sleep(0.01)
+        if threading.current_thread().name.startswith("minidl-kernel"):
+            raise ValueError("helper failed")
+
+    with pytest.raises(ValueError, match="helper failed"):
+        team.run(job)
+    assert sorted(ran) == sorted([threading.current_thread().name, "minidl-kernel-0"])
+    # The error is not raised twice, and the team still works.
+    ran.clear()
+    team.run(lambda: ran.append(1))
+    assert 1 <= len(ran) <= 2
+
+
+@two_threads
+def test_no_helper_runs_a_job_after_the_teams_run_returned():
+    """A job shorter than a helper's wake-up is done by the calling thread, which takes the
+    helper's go back instead of waiting for it: the helper must then not run it later."""
+    team = threads._Team(1)
+    calls = []
+    for _ in range(50):
+        team.run(lambda: calls.append(threading.current_thread() is threading.main_thread()))
+    assert calls.count(True) == 50
+    count = len(calls)
+    time.sleep(0.05)
+    assert len(calls) == count
+
+
+@two_threads
+def test_a_team_busy_with_another_threads_job_leaves_the_caller_to_work_alone():
+    team = threads._Team(1)
+    started, release, inner = threading.Event(), threading.Event(), []
+
+    def long_job():
+        started.set()
+        release.wait(5)
+
+    other = threading.Thread(target=team.run, args=(long_job,))
+    other.start()
+    started.wait(5)
+    team.run(lambda: inner.append(threading.current_thread().name))
+    release.set()
+    other.join(5)
+    assert inner == [threading.current_thread().name]

@@ -31,7 +31,6 @@ import itertools
 import os
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
@@ -141,42 +140,96 @@ PARALLEL_MIN_ELEMENTS = 1 << 20
 # split over OpenBLAS's threads waits for the slowest of them at every call. Our threads sleep
 # while idle, the compiled loops release the GIL (``nogil=True``) so they
 # really run side by side, and each matrix product runs on one thread. The calling thread works
-# too, beside threads - 1 pool threads, and every one of them takes the next block as soon as it
+# too, beside threads - 1 helper threads, and every one of them takes the next block as soon as it
 # is free: a thread slowed down by another process simply does fewer blocks, and a call costs
-# one hand-over per pool thread, not one per block (a hand-over is tens of microseconds, which
+# one hand-over per helper thread, not one per block (a hand-over is tens of microseconds, which
 # a ResNet's few hundred kernel calls per step would otherwise pay thousands of times).
-_pools = {}                      # (process id, threads) -> pool; a forked child needs its own threads
+_teams = {}                      # (process id, threads) -> _Team; a forked child needs its own threads
 _local = threading.local()       # .one_chunk: this thread is one of those sharing the chunks of
                                  # ``for_each_chunk``; its kernels and products stay on it
 
 
+class _Team:
+    """The calling thread and ``helpers`` threads of minidl's own that run one job together.
+
+    Each helper sleeps on a lock of its own (``go``) until the caller releases it, runs the job
+    and releases its ``done`` lock. Why not ``concurrent.futures.ThreadPoolExecutor``: a Future,
+    a queue and a condition per call made handing an empty job to one worker and waiting for it
+    take 77 us on the 2-core Zen 4 of benchmarks/RESULTS.md; with two plain locks it is the time
+    of waking a sleeping thread twice, about 15 us.
+    """
+
+    def __init__(self, helpers):
+        self._busy = threading.Lock()        # held while a job runs: one job at a time
+        self._job = None
+        self._errors = [None] * helpers
+        self._go, self._done = [], []
+        for k in range(helpers):
+            go, done = threading.Lock(), threading.Lock()
+            go.acquire()
+            done.acquire()
+            self._go.append(go)
+            self._done.append(done)
+            threading.Thread(target=self._serve, args=(k,), name=f"minidl-kernel-{k}", daemon=True).start()
+
+    def _serve(self, k):
+        while True:
+            self._go[k].acquire()
+            try:
+                self._job()
+            except BaseException as error:   # raised again in the caller's thread
+                self._errors[k] = error
+            finally:
+                self._done[k].release()
+
+    def run(self, job):
+        """Call ``job()`` on the calling thread and on every helper at once and return when all
+        calls have returned; the calls share the work out among themselves (e.g. each takes
+        blocks from a common counter until none is left). An error in any call is raised here.
+        While another thread's job runs, the calling thread runs its job alone."""
+        if not self._busy.acquire(blocking=False):
+            job()
+            return
+        try:
+            self._job = job
+            for go in self._go:
+                go.release()
+            try:
+                job()
+            finally:
+                # Wait for every helper that has started, even if this thread failed: none may
+                # still write into the caller's arrays after we return. A helper still asleep
+                # finds its ``go`` taken back: there is nothing left for it, and no wake-up to wait for.
+                for go, done in zip(self._go, self._done):
+                    if not go.acquire(blocking=False):
+                        done.acquire()
+                self._job = None
+            errors = [error for error in self._errors if error is not None]
+            self._errors = [None] * len(self._errors)
+            if errors:
+                raise errors[0]
+        finally:
+            self._busy.release()
+
+
 def _run_blocks(function, items, threads):
     """Call ``function(start, stop)`` on blocks covering [0, items), spread over ``threads``
-    (the calling thread and threads - 1 pool threads)."""
+    (the calling thread and threads - 1 helper threads)."""
     key = (os.getpid(), threads)
-    if key not in _pools:
-        _pools[key] = ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="minidl-kernel")
+    if key not in _teams:
+        _teams[key] = _Team(threads - 1)
     blocks = min(items, 4 * threads)
     bounds = [items * k // blocks for k in range(blocks + 1)]
     taken = itertools.count()
-    lock = threading.Lock()
 
     def work():
         while True:
-            with lock:                                     # each block goes to exactly one thread
-                k = next(taken)
+            k = next(taken)      # one call into C, which the GIL makes atomic: each block goes to one thread
             if k >= blocks:
                 return
             function(bounds[k], bounds[k + 1])
 
-    helpers = [_pools[key].submit(work) for _ in range(threads - 1)]
-    try:
-        work()
-    finally:
-        # Wait for every helper even if this thread failed: none may still write into the
-        # caller's arrays after we return. A helper's own error is raised here.
-        for helper in helpers:
-            helper.result()
+    _teams[key].run(work)
 
 
 def _threads_for(items):
