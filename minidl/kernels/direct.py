@@ -82,6 +82,12 @@ SHAPE_WASTE_TOLERANCE = 0.05
 # AVX-512: it is 1.5x faster for 64 filters on 8x8 and 7x7 maps (half the pixel layout's
 # lanes), 10-40% slower where it saves 10-30% (AlexNet's 55x55, LeNet's 10x10).
 FILTER_LAYOUT_GAIN = 0.35
+# How many of a convolution's multiply-adds take as long as one element of a simple pass
+# (~0.1 ns), which is what ``launch`` weighs a call's work in. At the peak of AVX-512 (16 a
+# vector instruction, two a cycle) it would be 8; LeNet-5's layers run at a third of that
+# (6 filters on 28x28 maps: 200 us for 7.5 million; 16 filters on 10x10: 510 us for 15
+# million, batch 64 on one Zen 4 core).
+MULTIPLY_ADDS_PER_UNIT = 3
 _pixel0, _pixel1, _pixel2 = (pixel_tile_kernel(r, s) for r, s in PIXEL_TILES)
 _filter0, _filter1, _filter2 = (filter_tile_kernel(r, s) for r, s in FILTER_TILES)
 
@@ -417,9 +423,9 @@ def direct_conv2d_fast(x, weight, bias, stride, padding, dilation, out_hw, group
     block = p.tile_vectors * width if by_filters else p.tile_rows
     weights, biases = pack_weights(weight.astype(x.dtype, copy=False), bias, groups, block)
     parts = 1 if by_filters else image_parts(n, len(p.x_starts) // p.tile_vectors, get_num_threads())
-    # The work of a pass over out.size elements, in passes' worth of PARALLEL_MIN_ELEMENTS:
-    # each output is K multiply-adds, 16 per vector instruction and two per cycle.
-    work = out.size * len(p.offsets) // 8
+    # The work in units of a simple pass's element (PARALLEL_MIN_ELEMENTS, ~0.1 ns): each
+    # output is K multiply-adds, MULTIPLY_ADDS_PER_UNIT a unit.
+    work = out.size * len(p.offsets) // MULTIPLY_ADDS_PER_UNIT
     launch(__file__, _direct_images, n * parts, work, np.ascontiguousarray(x), weights, biases, groups, f,
            by_filters, p.shape, p.tile_rows, p.tile_vectors, width, padding[0], padding[1], p.phases, p.phase_width,
            p.split_size, p.channel_size, p.offsets, p.x_starts, p.out_starts, p.lanes, parts, out.reshape(-1))

@@ -29,9 +29,18 @@ from minidl.kernels.threads import launch
 
 # ``launch`` shares a call out among the threads from PARALLEL_MIN_ELEMENTS elements of a
 # simple pass (about 0.1 ns each). A window's tap costs about ten times that: a gathered read
-# and a select (2x2 max pooling of LeNet-5's 64x6x28x28 activations, 75,264 windows: 340 us on
-# one Zen 4 core, 230 us without switches). The forward kernels count their work in taps.
+# and a select. Each plane costs another ~120 ns (setting up its vectors; the loops over a
+# small plane are mostly their remainders). Measured on one Zen 4 core, 2x2 max pooling with
+# switches of LeNet-5's 64x6x28x28 activations (384 planes, 75,264 windows) takes 340 us and
+# of its 64x16x10x10 activations (1,024 planes, 25,600 windows) 220 us. The forward kernels
+# count their work in taps and planes.
 TAP_WORK = 10
+PLANE_WORK = 1200
+
+
+def _forward_work(out, kernel):
+    """The work of pooling into ``out`` (N, C, H', W') with a KH x KW window, for ``launch``."""
+    return out.size * kernel[0] * kernel[1] * TAP_WORK + out.shape[0] * out.shape[1] * PLANE_WORK
 
 
 @njit(cache=True)
@@ -204,7 +213,7 @@ def max_pool2d_fast(x, kernel, stride, padding, dilation, out_hw):
     """``max_pool2d_reference`` as compiled loops, blocks of (n, c) planes shared among threads."""
     out = np.empty((*x.shape[:2], *out_hw), dtype=x.dtype)
     switches = np.empty(out.shape, dtype=np.int64)
-    launch(__file__, _max_pool2d_planes, x.shape[0] * x.shape[1], out.size * kernel[0] * kernel[1] * TAP_WORK,
+    launch(__file__, _max_pool2d_planes, x.shape[0] * x.shape[1], _forward_work(out, kernel),
            _planes(x), _planes(out), _planes(switches), *kernel, *stride, *padding, *dilation)
     return out, switches
 
@@ -311,7 +320,7 @@ def _max_pool2d_values_planes(x, out, kh, kw, sh, sw, ph, pw, dh, dw, start, sto
 def max_pool2d_values_fast(x, kernel, stride, padding, dilation, out_hw):
     """``max_pool2d_values_reference`` as compiled loops, blocks of (n, c) planes shared among threads."""
     out = np.empty((*x.shape[:2], *out_hw), dtype=x.dtype)
-    launch(__file__, _max_pool2d_values_planes, x.shape[0] * x.shape[1], out.size * kernel[0] * kernel[1] * TAP_WORK,
+    launch(__file__, _max_pool2d_values_planes, x.shape[0] * x.shape[1], _forward_work(out, kernel),
            _planes(x), _planes(out), *kernel, *stride, *padding, *dilation)
     return out
 
@@ -400,7 +409,7 @@ def avg_pool2d_fast(x, kernel, stride, padding, count_include_pad, out_hw):
     """``avg_pool2d_reference`` as compiled loops, blocks of (n, c) planes shared among threads."""
     divisor = avg_pool2d_divisor(x.shape[2:], kernel, stride, padding, count_include_pad, out_hw, x.dtype)
     out = np.empty((*x.shape[:2], *out_hw), dtype=x.dtype)
-    launch(__file__, _avg_pool2d_planes, x.shape[0] * x.shape[1], out.size * kernel[0] * kernel[1] * TAP_WORK,
+    launch(__file__, _avg_pool2d_planes, x.shape[0] * x.shape[1], _forward_work(out, kernel),
            _planes(x), divisor, _planes(out), *kernel, *stride, *padding)
     return out
 

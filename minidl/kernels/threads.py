@@ -31,12 +31,14 @@ import itertools
 import os
 import sys
 import threading
+import time
 
 import numba
 import numpy as np
 from numba.misc.appdirs import AppDirs
 from threadpoolctl import ThreadpoolController
 
+from minidl.kernels import spin
 from minidl.kernels.backend import get_backend
 
 # About how long compiling all of minidl's kernels takes, shown in the first-run notice.
@@ -134,34 +136,68 @@ PARALLEL_MIN_ELEMENTS = 1 << 20
 
 # Threads. Large kernel calls split their planes into blocks shared among minidl's threads
 # (``numba.get_num_threads()``, set by ``minidl.set_num_threads``), and so do the layers'
-# matrix products (``matmul``). Why not Numba's prange and OpenBLAS's own threads: both pools
-# make their idle threads spin for a while, and on two cores each pool's spinning threads take
-# the cores the other pool is waiting for. When another process is busy too, a matrix product
-# split over OpenBLAS's threads waits for the slowest of them at every call. Our threads sleep
-# while idle, the compiled loops release the GIL (``nogil=True``) so they
-# really run side by side, and each matrix product runs on one thread. The calling thread works
-# too, beside threads - 1 helper threads, and every one of them takes the next block as soon as it
-# is free: a thread slowed down by another process simply does fewer blocks, and a call costs
-# one hand-over per helper thread, not one per block (a hand-over is tens of microseconds, which
-# a ResNet's few hundred kernel calls per step would otherwise pay thousands of times).
+# matrix products (``matmul``). Why not Numba's prange and OpenBLAS's own threads: two pools
+# on two cores, each keeping its idle threads spinning for a while, take the cores the other
+# is waiting for, and when another process is busy too, a matrix product split over OpenBLAS's
+# threads waits for the slowest of them at every call. So minidl has one pool of its own: the
+# compiled loops release the GIL (``nogil=True``) so its threads really run side by side, and
+# each matrix product runs on one BLAS thread. The calling thread works too, beside threads - 1
+# helper threads, and every one of them takes the next block as soon as it is free: a thread
+# slowed down by another process simply does fewer blocks, and a call costs one hand-over per
+# helper thread, not one per block (a hand-over is tens of microseconds, which a ResNet's few
+# hundred kernel calls per step would otherwise pay thousands of times). Between calls a helper
+# watches for the next one for SPIN_MICROSECONDS, then sleeps (``_Team``).
 _teams = {}                      # (process id, threads) -> _Team; a forked child needs its own threads
 _local = threading.local()       # .one_chunk: this thread is one of those sharing the chunks of
                                  # ``for_each_chunk``; its kernels and products stay on it
 
 
+# How long a thread of a team watches for the next hand-over in compiled code before it
+# sleeps on its lock (see kernels/spin.py).
+SPIN_MICROSECONDS = 300
+_spins_per_microsecond = None
+
+
+def _spins(microseconds):
+    """How many reads of a flag ``spin`` makes in about ``microseconds`` on this machine: the
+    rate is measured once per process. 0 when Numba is switched off (the loops would hold
+    the GIL)."""
+    global _spins_per_microsecond
+    if numba.config.DISABLE_JIT or microseconds <= 0:
+        return 0
+    if _spins_per_microsecond is None:
+        compile_notice(spin.__file__)
+        flags = np.zeros(1, np.int64)
+        spin.watch_until(flags, 0, 1, 1)                  # compiled (or loaded) before it is timed
+        reads = 1 << 20
+        start = time.perf_counter()
+        spin.watch_until(flags, 0, 1, reads)
+        _spins_per_microsecond = max(1, int(reads / ((time.perf_counter() - start) * 1e6)))
+    return int(microseconds * _spins_per_microsecond)
+
+
 class _Team:
     """The calling thread and ``helpers`` threads of minidl's own that run one job together.
 
-    Each helper sleeps on a lock of its own (``go``) until the caller releases it, runs the job
-    and releases its ``done`` lock. Why not ``concurrent.futures.ThreadPoolExecutor``: a Future,
-    a queue and a condition per call made handing an empty job to one worker and waiting for it
-    take 77 us on the 2-core Zen 4 of benchmarks/RESULTS.md; with two plain locks it is the time
-    of waking a sleeping thread twice, about 15 us.
+    The caller posts a job: it sets the job, releases each helper's ``go`` lock and stores the
+    job's number in ``flags[0]``. A helper runs it and then, in compiled code with the GIL
+    released, stores the number in its own ``flags[1 + k]`` and watches ``flags[0]`` for the next
+    job for SPIN_MICROSECONDS, before it sleeps on ``go``. The caller, its own share done,
+    watches ``flags[1 + k]`` the same way, then takes ``done``. So hand-overs that come close
+    together wake nobody from sleep, and the caller does not wait for the GIL when a helper
+    finishes: the helper stores its flag after it has released the GIL.
+
+    Why not ``concurrent.futures.ThreadPoolExecutor``: a Future, a queue and a condition per call
+    made handing an empty job to one worker and waiting for it take 77 us on the 2-core Zen 4
+    of benchmarks/RESULTS.md.
     """
 
     def __init__(self, helpers):
+        _spins(SPIN_MICROSECONDS)            # the rate is measured here, before any helper spins
         self._busy = threading.Lock()        # held while a job runs: one job at a time
         self._job = None
+        self._posted = 0                     # the number of the job posted last
+        self._flags = np.zeros(1 + helpers, np.int64)
         self._errors = [None] * helpers
         self._go, self._done = [], []
         for k in range(helpers):
@@ -173,14 +209,24 @@ class _Team:
             threading.Thread(target=self._serve, args=(k,), name=f"minidl-kernel-{k}", daemon=True).start()
 
     def _serve(self, k):
+        go, done, flags = self._go[k], self._done[k], self._flags
+        seen = finished = 0
         while True:
-            self._go[k].acquire()
+            spins = _spins(SPIN_MICROSECONDS)
+            posted = spin.store_and_watch(flags, 1 + k, finished, 0, seen, spins) if spins else seen
+            if posted == seen:
+                go.acquire()                 # nothing came while watching: sleep until a job does
+            elif not go.acquire(blocking=False):
+                seen = posted                # the caller did that job alone and took its go back
+                continue
+            seen = self._posted
             try:
                 self._job()
             except BaseException as error:   # raised again in the caller's thread
                 self._errors[k] = error
             finally:
-                self._done[k].release()
+                done.release()
+            finished = seen
 
     def run(self, job):
         """Call ``job()`` on the calling thread and on every helper at once and return when all
@@ -192,16 +238,21 @@ class _Team:
             return
         try:
             self._job = job
+            self._posted += 1
             for go in self._go:
                 go.release()
+            self._flags[0] = self._posted    # after the release: a helper that sees it finds go free
             try:
                 job()
             finally:
                 # Wait for every helper that has started, even if this thread failed: none may
-                # still write into the caller's arrays after we return. A helper still asleep
-                # finds its ``go`` taken back: there is nothing left for it, and no wake-up to wait for.
-                for go, done in zip(self._go, self._done):
+                # still write into the caller's arrays after we return. A helper that has not
+                # taken its ``go`` yet finds it taken back: there is nothing left for it to do.
+                spins = _spins(SPIN_MICROSECONDS)
+                for k, (go, done) in enumerate(zip(self._go, self._done)):
                     if not go.acquire(blocking=False):
+                        if spins:
+                            spin.watch_until(self._flags, 1 + k, self._posted, spins)
                         done.acquire()
                 self._job = None
             errors = [error for error in self._errors if error is not None]
