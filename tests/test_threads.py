@@ -249,11 +249,11 @@ def test_an_error_in_a_chunk_reaches_the_caller():
     with pytest.raises(ValueError, match="chunk 3 failed"):
         threads.for_each_chunk(chunk, 6)
     # Neither the calling thread nor the helper thread is left marked as working on a chunk.
-    seen = {}
+    seen, both = {}, threading.Barrier(2, timeout=10)
 
     def job():
         seen[threading.get_ident()] = threads._threads_for(1000)
-        time.sleep(0.01)                # long enough for the helper to wake and run it too
+        both.wait()                     # the job runs on the helper too
 
     threads._teams[(os.getpid(), 2)].run(job)
     assert list(seen.values()) == [2, 2]
@@ -275,11 +275,11 @@ def test_numpy_twins_run_their_chunks_one_after_another():
 @two_threads
 def test_a_team_runs_the_job_on_every_thread_and_raises_a_helpers_error():
     team = threads._Team(1)
-    ran = []
+    ran, both = [], threading.Barrier(2, timeout=10)
 
     def job():
         ran.append(threading.current_thread().name)
-        time.sleep(0.01)
+        both.wait()
         if threading.current_thread().name.startswith("minidl-kernel"):
             raise ValueError("helper failed")
 
@@ -290,6 +290,20 @@ def test_a_team_runs_the_job_on_every_thread_and_raises_a_helpers_error():
     ran.clear()
     team.run(lambda: ran.append(1))
     assert 1 <= len(ran) <= 2
+
+
+@two_threads
+def test_when_both_threads_fail_the_callers_error_is_raised_and_the_helpers_is_not_kept():
+    team = threads._Team(1)
+    both = threading.Barrier(2, timeout=10)
+
+    def job():
+        both.wait()                     # the helper runs it too
+        raise ValueError(threading.current_thread().name)
+
+    with pytest.raises(ValueError, match=threading.current_thread().name):
+        team.run(job)
+    team.run(lambda: None)              # a later job that fails nowhere raises nothing
 
 
 @two_threads

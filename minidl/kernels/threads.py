@@ -255,8 +255,10 @@ class _Team:
                             spin.watch_until(self._flags, 1 + k, self._posted, spins)
                         done.acquire()
                 self._job = None
-            errors = [error for error in self._errors if error is not None]
-            self._errors = [None] * len(self._errors)
+                # Taken here, so that a helper's error never surfaces in a later job (when this
+                # thread failed too, its own error is the one raised).
+                errors = [error for error in self._errors if error is not None]
+                self._errors = [None] * len(self._errors)
             if errors:
                 raise errors[0]
         finally:
