@@ -308,8 +308,9 @@ def test_when_both_threads_fail_the_callers_error_is_raised_and_the_helpers_is_n
 
 @two_threads
 def test_no_helper_runs_a_job_after_the_teams_run_returned():
-    """A job shorter than a helper's wake-up is done by the calling thread, which takes the
-    helper's go back instead of waiting for it: the helper must then not run it later."""
+    """A caller that finishes a job before its helper has taken it takes the helper's go back
+    instead of waiting for it; then, as when the helper did take part, no helper may run the job
+    after run returned."""
     team = threads._Team(1)
     calls = []
     for _ in range(50):
