@@ -153,7 +153,7 @@ _local = threading.local()       # .one_chunk: this thread is one of those shari
 
 
 # How long a thread of a team watches for the next hand-over in compiled code before it
-# sleeps on its lock (see kernels/spin.py).
+# sleeps on its lock (see kernels/spin.py); read when a team is made.
 SPIN_MICROSECONDS = 300
 _spins_per_microsecond = None
 
@@ -193,7 +193,7 @@ class _Team:
     """
 
     def __init__(self, helpers):
-        _spins(SPIN_MICROSECONDS)            # the rate is measured here, before any helper spins
+        self._spins = _spins(SPIN_MICROSECONDS)   # measured here, before any helper spins
         self._busy = threading.Lock()        # held while a job runs: one job at a time
         self._job = None
         self._posted = 0                     # the number of the job posted last
@@ -209,10 +209,9 @@ class _Team:
             threading.Thread(target=self._serve, args=(k,), name=f"minidl-kernel-{k}", daemon=True).start()
 
     def _serve(self, k):
-        go, done, flags = self._go[k], self._done[k], self._flags
+        go, done, flags, spins = self._go[k], self._done[k], self._flags, self._spins
         seen = finished = 0
         while True:
-            spins = _spins(SPIN_MICROSECONDS)
             posted = spin.store_and_watch(flags, 1 + k, finished, 0, seen, spins) if spins else seen
             if posted == seen:
                 go.acquire()                 # nothing came while watching: sleep until a job does
@@ -248,11 +247,10 @@ class _Team:
                 # Wait for every helper that has started, even if this thread failed: none may
                 # still write into the caller's arrays after we return. A helper that has not
                 # taken its ``go`` yet finds it taken back: there is nothing left for it to do.
-                spins = _spins(SPIN_MICROSECONDS)
                 for k, (go, done) in enumerate(zip(self._go, self._done)):
                     if not go.acquire(blocking=False):
-                        if spins:
-                            spin.watch_until(self._flags, 1 + k, self._posted, spins)
+                        if self._spins:
+                            spin.watch_until(self._flags, 1 + k, self._posted, self._spins)
                         done.acquire()
                 self._job = None
                 # Taken here, so that a helper's error never surfaces in a later job (when this
